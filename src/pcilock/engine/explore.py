@@ -1,0 +1,86 @@
+"""One entry point for every strategy: :func:`explore`.
+
+It runs the chosen explorer, then turns each violation found into a report-ready
+counterexample: minimised (:mod:`pcilock.engine.minimize`) and replayed with
+tracing on.  The replay must reproduce a violation with the same signature;
+if it does not, the model is nondeterministic and that is a model error, not a
+verdict (Hypothesis's ``FlakyFailure``, stateright's path check).
+"""
+
+from __future__ import annotations
+
+from .bounded import BoundedExplorer
+from .dpor import DporExplorer
+from .optimal import OptimalDporExplorer
+from .errors import ModelError, NondeterminismError
+from .minimize import count_preemptions, minimize
+from .pct import PctExplorer
+from .random_walk import RandomWalkExplorer
+from .result import Budget
+from .runner import replay
+
+STRATEGIES = ("dpor", "source-dpor", "random", "pct", "bounded")
+
+
+def make_explorer(program, strategy="dpor", *, seed=0, budget=None, stop_on_first=True, max_steps=None,
+                  observers=None, progress=None, pct_depth=2, max_bound=2, runs=None):
+    common = dict(stop_on_first=stop_on_first, budget=budget or Budget(), max_steps=max_steps,
+                  observers=observers, progress=progress)
+    if strategy == "dpor":
+        return OptimalDporExplorer(program, **common)
+    if strategy == "source-dpor":
+        return DporExplorer(program, **common)
+    if strategy == "random":
+        return RandomWalkExplorer(program, seed=seed, runs=runs, **common)
+    if strategy == "pct":
+        return PctExplorer(program, depth=pct_depth, seed=seed, runs=runs, **common)
+    if strategy == "bounded":
+        return BoundedExplorer(program, max_bound=max_bound, **common)
+    raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def explore(program, strategy="dpor", *, seed=0, budget=None, stop_on_first=True, minimize_found=True,
+            max_steps=None, observers=None, progress=None, pct_depth=2, max_bound=2, runs=None,
+            minimize_runs=1500, record=True):
+    """Explore *program* and return a :class:`~pcilock.engine.result.Result`.
+
+    Each :class:`~pcilock.engine.result.Found` of the result carries a
+    (minimised) schedule and, with ``record``, the traced replay in ``trace``.
+    """
+    ex = make_explorer(program, strategy, seed=seed, budget=budget, stop_on_first=stop_on_first,
+                       max_steps=max_steps, observers=observers, progress=progress, pct_depth=pct_depth,
+                       max_bound=max_bound, runs=runs)
+    result = ex.run()
+    result.seed = seed
+    if result.error is not None:
+        return result
+    try:
+        for f in result.found:
+            if minimize_found:
+                sched, pre = minimize(program, f, max_runs=minimize_runs, max_steps=max_steps)
+                f.minimized = sched != f.schedule
+                f.schedule = sched
+                f.preemptions = pre
+            elif f.preemptions is None:
+                f.preemptions = count_preemptions(program, f.schedule, max_steps)
+            if record:
+                f.trace = trace_of(program, f, observers, max_steps)
+    except ModelError as e:
+        result.verdict = "model-error"
+        result.error = e
+    return result
+
+
+def trace_of(program, found, observers=None, max_steps=None):
+    """Replay *found*'s schedule with tracing; check it reproduces the violation."""
+    run = replay(program, found.schedule, record=True, observers=observers() if observers else (),
+                 max_steps=max_steps, stop_on_violation=False)
+    for v in run.ex.violations:
+        if v.signature == found.signature:
+            found.tids = v.tids
+            found.message = v.message
+            found.detail = dict(v.detail)
+            return run
+    raise NondeterminismError(
+        f"replaying the counterexample for {found.kind!r} did not reproduce it; the model is "
+        f"nondeterministic (iteration over sets or id()-ordered objects, time, or unseeded randomness)")

@@ -1,0 +1,304 @@
+"""Exhaustive exploration: optimal DPOR with wakeup trees.
+
+Algorithm 2 of Abdulla, Aronis, Jonsson and Sagonas, "Source Sets: A
+Foundation for Optimal Dynamic Partial Order Reduction" (JACM 64(4), 2017),
+run statelessly on top of the same tracker as source-DPOR
+(:mod:`pcilock.engine.dpor`).
+
+Where source-DPOR adds one *thread* to reverse a race, optimal DPOR records the
+whole *wakeup sequence* ``v = notdep(d, E).e`` in a wakeup tree at d's node
+and later follows it, so the reversal really happens instead of being left to
+chance; and it skips ``v`` when a sleeping thread is already a *weak initial*
+of it (an equivalent exploration was done).  For programs without blocking
+operations this explores exactly one execution per Mazurkiewicz trace and no
+sleep-set-blocked execution.
+
+Insertion (``insert[E'](v, wut(E'))``): walk down the tree from the root; at
+each node take the leftmost child that is a weak initial of what remains of
+``v`` (its thread starts ``v`` modulo reordering, or its event is independent of
+all of ``v``), remove that thread's first event from ``v`` and descend.  Reaching a
+leaf, or exhausting ``v``, means ``v`` is covered; when no child fits, the rest of
+``v`` becomes a new rightmost branch.
+
+Events of different executions are compared by the stable key of the object
+they touch (kind and name) and their dependency mode.
+
+Blocking operations: a wakeup sequence may end with the pending operation of a
+thread that was still blocked when its execution ended, which may stay
+disabled; a plan step that is not enabled is skipped and the execution
+continues with the default choice (counted in ``stats.infeasible``).
+"""
+
+from __future__ import annotations
+
+from . import deps
+from . import ops as O
+from .dpor import DporExplorer, DporTracker, initials
+from .errors import NondeterminismError
+from .execution import Execution
+
+_REL = deps.REL
+_N = deps.NMODES
+
+
+class WNode:
+    """A wakeup-tree node: the next event of thread ``tid`` at its position."""
+
+    __slots__ = ("tid", "key", "mode", "spawned", "joined", "children")
+
+    def __init__(self, tid, key, mode, spawned=None, joined=None):
+        self.tid = tid
+        self.key = key
+        self.mode = mode
+        self.spawned = spawned
+        self.joined = joined
+        self.children = []
+
+
+class ONode:
+    """A node of the current execution path (the state before step i)."""
+
+    __slots__ = ("tid", "choice", "nchoices", "wut", "explored", "sleep", "enabled", "fp", "cur")
+
+    def __init__(self, sleep, enabled):
+        self.tid = None
+        self.choice = None
+        self.nchoices = 0
+        self.wut = []  # wakeup tree: children still to explore; wut[0] is current
+        self.explored = []  # [WNode] explored here, in order (their events at this node)
+        self.sleep = sleep  # [WNode] asleep when entering this node (their next events)
+        self.enabled = enabled
+        self.fp = None  # WNode describing the event performed here in this execution
+        self.cur = None  # the WNode being explored
+
+
+def _dep(k1, m1, k2, m2):
+    return k1 is not None and k1 == k2 and _REL[m1 * _N + m2]
+
+
+def _weak_initial(c, w, init):
+    """Is wakeup-tree node *c* a weak initial of sequence *w*?"""
+    if c.tid in init:
+        return True
+    for x in w:
+        if x.tid == c.tid or _dep(c.key, c.mode, x.key, x.mode):
+            return False
+        if c.spawned is not None and x.tid == c.spawned:
+            return False
+        if c.joined is not None and x.tid == c.joined:
+            return False
+    return True
+
+
+def _without_first(w, tid):
+    for i, x in enumerate(w):
+        if x.tid == tid:
+            return w[:i] + w[i + 1:]
+    return w
+
+
+class OptimalDporExplorer(DporExplorer):
+    """Optimal DPOR (wakeup trees and weak initials) with sleep sets."""
+
+    name = "dpor"
+
+    # -- race reversal: insert a wakeup sequence --------------------------------------
+    def _add_backtrack(self, tracker, d_idx, e_idx, e, virtual=False):
+        node = self.nodes[d_idx]
+        events = tracker.events
+        d = events[d_idx]
+        dt, ds = d.tid, d.seq
+        v = []
+        for k in range(d_idx + 1, e_idx):
+            x = events[k]
+            xc = x.clock
+            if len(xc) > dt and xc[dt] >= ds:
+                continue
+            v.append(x)
+        v.append(e)
+        init = initials(v)
+        for c in node.sleep:
+            if _weak_initial(c, v, init):
+                return True
+        for c in node.explored:
+            if _weak_initial(c, v, init):
+                return True
+        if not any(q in node.enabled for q in init):
+            if not virtual:
+                self.stats.filtered += 1
+            return False
+        self._insert(node, v, init)
+        return True
+
+    def _insert(self, node, w, init):
+        children = node.wut
+        first = True
+        while True:
+            match = None
+            for c in children:
+                if first and c is node.cur:
+                    continue
+                if _weak_initial(c, w, init):
+                    match = c
+                    break
+            if match is None:
+                self._append(children, w)
+                return
+            if not match.children:
+                return  # a leaf: w is covered
+            if match.tid in init:
+                w = _without_first(w, match.tid)
+            if not w:
+                return
+            init = initials(w)
+            children = match.children
+            first = False
+
+    @staticmethod
+    def _append(children, w):
+        parent = children
+        for x in w:
+            n = WNode(x.tid, x.key, x.mode, x.spawned, x.joined)
+            parent.append(n)
+            parent = n.children
+
+    # -- one execution ----------------------------------------------------------------
+    def _execute(self, branch):
+        tracker = DporTracker(self)
+        kw = {} if self.max_steps is None else {"max_steps": self.max_steps}
+        obs = self.observers() if self.observers else ()
+        self.ex = None
+        ex = Execution(self.program, tracker=tracker, observers=obs,
+                       stop_on_violation=self.stop_on_first, registry=self.registry, **kw)
+        self.ex = ex
+        nodes = self.nodes
+        threads = ex.threads
+        sleep = []
+        plan = None  # children of the wakeup-tree node being followed
+        last = None
+        i = 0
+        nviol = 0
+        while True:
+            if i < len(nodes):
+                node = nodes[i]
+                tracker.analyzing = i >= branch
+                tid = node.tid
+                if ex.thread(tid) is None or not ex.is_enabled(threads[tid]):
+                    if i < branch:
+                        raise NondeterminismError(
+                            f"replaying step {i}: thread {tid} is not enabled as it was before; the "
+                            f"model is not deterministic (set or dict ordering of objects, id(), time, "
+                            f"or unseeded randomness)")
+                    self.stats.infeasible += 1
+                    node.wut.pop(0)
+                    if not self._take_next(node, ex):
+                        del nodes[i:]
+                        return ex, "infeasible"
+                    tid = node.tid
+                plan = node.cur.children if node.cur is not None else None
+            else:
+                tracker.analyzing = True
+                en = ex.enabled()
+                if not en:
+                    break
+                node = ONode(sleep, en)
+                asleep = [c.tid for c in sleep]
+                tid = None
+                while plan:
+                    c = plan[0]
+                    if c.tid in en and c.tid not in asleep:
+                        tid = c.tid
+                        node.wut = plan
+                        node.cur = c
+                        break
+                    self.stats.infeasible += 1
+                    plan.pop(0)
+                if tid is None:
+                    cands = [x for x in en if x not in asleep]
+                    if not cands:
+                        nodes.append(node)
+                        return ex, "sleep-blocked"
+                    tid = last if last in cands else cands[0]
+                    c = WNode(tid, None, 0)
+                    node.wut = [c]
+                    node.cur = c
+                node.tid = tid
+                nodes.append(node)
+                plan = node.cur.children
+            t = threads[tid]
+            if node.choice is None and t.pending[0] == O.CHOOSE:
+                node.choice = 0
+                node.nchoices = t.pending[1]
+            ex.step(tid, node.choice)
+            ev = tracker.events[-1]
+            key, mode = ev.key, ev.mode
+            node.fp = WNode(tid, key, mode, ev.spawned, ev.joined)
+            if node.cur is not None and node.cur.key is None:
+                node.cur.key, node.cur.mode = key, mode
+                node.cur.spawned, node.cur.joined = ev.spawned, ev.joined
+            sleep = [c for c in node.sleep + node.explored
+                     if c.tid != tid and not _dep(c.key, c.mode, key, mode)]
+            last = tid
+            i += 1
+            if len(ex.violations) > nviol:
+                nviol = self._collect(ex, nviol, i)
+                if self.stop_on_first and self.found:
+                    return ex, "violation"
+            if (ex.nsteps & 4095) == 0 and self._clock.exhausted(self.stats.executions):
+                return ex, "budget"
+        for t in ex.order:
+            if t.pending is not None and not ex.is_enabled(t):
+                tracker.pending_races(ex, t)
+        ex.check_end()
+        if self.program.final_checks is not None:
+            for kind, message, tids in self.program.final_checks(ex.world, ex):
+                ex.add_violation(kind, message, tids, signature=(kind, message))
+        if len(ex.violations) > nviol:
+            self._collect(ex, nviol, i)
+        if self.on_complete is not None:
+            self.on_complete(ex, tracker)
+        return ex, "complete"
+
+    def _take_next(self, node, ex):
+        """Make the leftmost remaining wakeup-tree child current; False if none is runnable."""
+        while node.wut:
+            c = node.wut[0]
+            asleep = [x.tid for x in node.sleep + node.explored]
+            if ex.thread(c.tid) is not None and ex.is_enabled(ex.threads[c.tid]) and c.tid not in asleep:
+                node.tid = c.tid
+                node.cur = c
+                node.choice = None
+                node.nchoices = 0
+                return True
+            self.stats.infeasible += 1
+            node.wut.pop(0)
+        return False
+
+    def _next_branch(self):
+        nodes = self.nodes
+        i = len(nodes) - 1
+        while i >= 0:
+            node = nodes[i]
+            if node.tid is not None and node.nchoices and node.choice + 1 < node.nchoices:
+                node.choice += 1
+                del nodes[i + 1:]
+                return i
+            if node.tid is not None:
+                node.explored.append(node.fp if node.fp is not None else WNode(node.tid, None, 0))
+                if node.wut and node.wut[0] is node.cur:
+                    node.wut.pop(0)
+            asleep = [x.tid for x in node.sleep + node.explored]
+            while node.wut and node.wut[0].tid in asleep:
+                node.wut.pop(0)
+            if node.wut:
+                c = node.wut[0]
+                node.tid = c.tid
+                node.cur = c
+                node.choice = None
+                node.nchoices = 0
+                node.fp = None
+                del nodes[i + 1:]
+                return i
+            nodes.pop()
+            i -= 1
+        return None
