@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from hypothesis import strategies as st
+from toys import Vars
 
 from pcilock.engine import Completion, Gate, Mutex, Program, RWSem, Setup, ThreadSpec
 from pcilock.engine import ops as O
-
-from toys import Vars
 
 NM, NS, NV, NC = 2, 1, 3, 1
 

@@ -8,13 +8,13 @@ the set of outcomes (violations, final shared state) must be the same.
 
 import os
 
-from hypothesis import HealthCheck, Phase, assume, given, settings
-
 import naive
 import randprog
+from hypothesis import HealthCheck, Phase, assume, given, settings
+
 from pcilock.engine.dpor import DporExplorer
-from pcilock.engine.optimal import OptimalDporExplorer
 from pcilock.engine.execution import describe_op
+from pcilock.engine.optimal import OptimalDporExplorer
 
 
 class _Log:
@@ -48,7 +48,8 @@ def dpor_traces(prog, explorer=OptimalDporExplorer):
 
 
 # PCILOCK_DIFF_EXAMPLES raises the number of programs for a deeper campaign
-@settings(max_examples=int(os.environ.get("PCILOCK_DIFF_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow],
+@settings(max_examples=int(os.environ.get("PCILOCK_DIFF_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow],
           phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target])
 @given(randprog.programs)
 def test_dpor_covers_exactly_the_traces_of_all_interleavings(spec):

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from pcilock.engine import Completion, Mutex, Program, RWSem, Setup, Shared, ThreadSpec
-from pcilock.engine.ops import (down_read, down_write, lock, read, spawn, join, trylock, unlock,
-                                up_read, up_write, write, complete, wait_for_completion, choose, check)
+from pcilock.engine.ops import (
+    check,
+    choose,
+    complete,
+    down_read,
+    down_write,
+    join,
+    lock,
+    read,
+    spawn,
+    trylock,
+    unlock,
+    up_read,
+    up_write,
+    wait_for_completion,
+    write,
+)
 
 
 class Vars(Shared):
@@ -130,8 +145,8 @@ def indexer(n, size=128, per_thread=4):
 
         def inserter(tid):
             for m in range(per_thread):
-                w = (m * 11 + tid) * 7
-                h = (w * 7) % size
+                w = (m + 1) * 11 + tid  # getmsg()
+                h = (w * 7) % size  # hash(w)
                 while True:
                     old = yield rmw(tbl, f"s{h}", lambda cur, w=w: w if cur == 0 else cur)
                     if old == 0:

@@ -199,6 +199,12 @@ class DporTracker:
             ev = events[eidx]
             etid = ev.tid
             covered = etid == tid or (len(imm) > etid and imm[etid] >= ev.seq)
+            if virtual and etid != tid and r == _RACE and not (len(C) > etid and C[etid] >= ev.seq):
+                # a blocked operation: its first-event-feasible nearest race may still
+                # leave it blocked (the holder acquired before), so every dependent
+                # event not in the thread's own past is a candidate
+                self.x._add_backtrack(self, eidx, e_idx, e, virtual)
+                continue
             if not covered and r == _RACE:
                 if self.x._add_backtrack(self, eidx, e_idx, e, virtual):
                     if not copied:
@@ -213,7 +219,9 @@ class DporTracker:
         """Analyse the pending operation of a thread blocked at the end.
 
         It may be blocked for reasons unrelated to any race (a thread waiting
-        on its own read hold); infeasible reversals are filtered at their node.
+        on its own read hold), and a reversal whose first step can run may still
+        leave it blocked; so every dependent event not in the thread's past is
+        a candidate, and reversals with no enabled initial are dropped.
         """
         hist, mode = deps.pending_mode(t.pending)
         if hist is None:

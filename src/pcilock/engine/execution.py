@@ -40,6 +40,9 @@ from .objects import Completion, Hist, Shared
 
 DEFAULT_MAX_STEPS = 200_000
 
+# [number of model steps started, True while model code runs]; read by the watchdog
+PROGRESS = [0, False]
+
 _ENGINE_DIR = __file__.rsplit("/", 1)[0]
 
 
@@ -158,7 +161,6 @@ class Execution:
         self.nsteps = 0
         self.violations = []
         self.trace = [] if record else None
-        self.in_model = False  # True while model code runs (for the watchdog)
         self._notes = []
         self.deadlocked = []  # tids already reported in a deadlock cycle
         self.world = None
@@ -210,34 +212,37 @@ class Execution:
     def _advance(self, t, value):
         """Run thread *t* until its next visible operation."""
         gen = t.gen
+        progress = PROGRESS
         while True:
-            self.in_model = True
+            progress[0] += 1
+            progress[1] = True
             try:
                 op = gen.send(value)
             except StopIteration:
-                self.in_model = False
+                progress[1] = False
                 self._finish(t)
                 return
             except ModelError as ex:
-                self.in_model = False
+                progress[1] = False
                 if ex.thread is None:
                     ex.thread = t.name
                 if not ex.frames:
                     ex.frames = _model_frames_from_tb(ex.__traceback__)
                 raise
             except StuckStepError as ex:
-                self.in_model = False
+                progress[1] = False
                 frames = _model_frames_from_tb(ex.__traceback__)
                 where = f" at {frames[-1][1]}:{frames[-1][2]} in {frames[-1][0]}" if frames else ""
                 raise ModelError(
                     f"thread {t.name} ran for too long without yielding an operation{where} "
-                    f"(probable cause: a loop that never reaches a yield)", thread=t.name, frames=frames)
+                    f"(probable cause: a loop that never reaches a yield)", thread=t.name,
+                    frames=frames) from None
             except Exception as ex:
-                self.in_model = False
+                progress[1] = False
                 frames = _model_frames_from_tb(ex.__traceback__)
                 raise ModelError(f"thread {t.name} raised {type(ex).__name__}: {ex}",
                                  thread=t.name, frames=frames) from ex
-            self.in_model = False
+            progress[1] = False
             if type(op) is not tuple or not op or type(op[0]) is not int:
                 raise ModelError(f"thread {t.name} yielded {op!r}, which is not an operation",
                                  thread=t.name, frames=frames_of(gen))
@@ -516,7 +521,7 @@ class Execution:
             sig = (op[1], op[2], where[0] if where else None, where[2] if where else None)
             self.add_violation(op[1], op[2], [t.tid], detail={"frames": frames}, signature=sig)
             return None
-        raise ModelError(f"thread {t.name} yielded unknown local operation code {code}", thread=t.name,
+        raise ModelError(f"thread {t.name} yielded unknown operation code {code}", thread=t.name,
                          frames=frames_of(t.gen))
 
     def _holds(self, t, lk):

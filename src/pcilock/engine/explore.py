@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from .bounded import BoundedExplorer
 from .dpor import DporExplorer
-from .optimal import OptimalDporExplorer
 from .errors import ModelError, NondeterminismError
 from .minimize import count_preemptions, minimize
+from .optimal import OptimalDporExplorer
 from .pct import PctExplorer
 from .random_walk import RandomWalkExplorer
 from .result import Budget
 from .runner import replay
+from .watchdog import Watchdog
 
 STRATEGIES = ("dpor", "source-dpor", "random", "pct", "bounded")
 
@@ -41,12 +42,19 @@ def make_explorer(program, strategy="dpor", *, seed=0, budget=None, stop_on_firs
 
 def explore(program, strategy="dpor", *, seed=0, budget=None, stop_on_first=True, minimize_found=True,
             max_steps=None, observers=None, progress=None, pct_depth=2, max_bound=2, runs=None,
-            minimize_runs=1500, record=True):
+            minimize_runs=1500, record=True, step_limit=5.0):
     """Explore *program* and return a :class:`~pcilock.engine.result.Result`.
 
     Each :class:`~pcilock.engine.result.Found` of the result carries a
     (minimised) schedule and, with ``record``, the traced replay in ``trace``.
     """
+    with Watchdog(step_limit):
+        return _explore(program, strategy, seed, budget, stop_on_first, minimize_found, max_steps,
+                        observers, progress, pct_depth, max_bound, runs, minimize_runs, record)
+
+
+def _explore(program, strategy, seed, budget, stop_on_first, minimize_found, max_steps, observers,
+             progress, pct_depth, max_bound, runs, minimize_runs, record):
     ex = make_explorer(program, strategy, seed=seed, budget=budget, stop_on_first=stop_on_first,
                        max_steps=max_steps, observers=observers, progress=progress, pct_depth=pct_depth,
                        max_bound=max_bound, runs=runs)

@@ -3,8 +3,9 @@ objects and the initial threads, plus optional end-of-run checks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
