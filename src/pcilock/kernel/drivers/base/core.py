@@ -1,0 +1,69 @@
+"""drivers/base/core.c: device_add / device_del / kill_device / device_remove_file_self."""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import read, write
+from pcilock.kernel._model import K, W, mirrors
+
+
+@mirrors("drivers/base/core.c", v61=3825, v612=3886, v72=3884)
+def kill_device(dev):
+    yield from K.device_lock_assert(dev)
+    if (yield read(dev, "dead")):
+        return False
+    yield write(dev, "dead", True)
+    return True
+
+
+@mirrors("drivers/base/core.c", note="sysfs part only: type groups created, bus klist add, initial probe",
+         v61=3579, v612=3641, v72=3639)
+def device_add(dev):
+    W.kernfs_create_files(dev)
+    yield write(dev, "registered", True)
+    yield from K.bus_add_device(dev)
+    yield from K.bus_probe_device(dev)
+
+
+@mirrors("drivers/base/core.c", v61=2961, v612=3029, v72=3031)
+def device_remove_attrs(dev):
+    # dev->groups and the TYPE groups (PCI: remove, rescan, sriov_*): each removal drains
+    for attr in dev.type_attrs:
+        kn = dev.kn.get(attr)
+        if kn is not None:
+            yield from K.kernfs_remove(kn)
+
+
+@mirrors("drivers/base/core.c", v61=3856, v612=3917, v72=3915)
+def device_del(dev):
+    yield from K.device_lock(dev)
+    yield from K.kill_device(dev)
+    yield from K.device_unlock(dev)
+    # steps 2..9: notifiers, power/ group, class links: no PCI lock involved
+    yield from K.device_remove_attrs(dev)
+    yield from K.bus_remove_device(dev)
+    # steps 12..16: pm, links, devres, notifier, uevent
+    yield from K.kobject_del(dev)
+
+
+@mirrors("lib/kobject.c", note="sysfs_remove_dir drains every remaining node of the device "
+         "(lib/kobject.c not in the extracted trees; line unchecked)",
+         v61=None, v612=None, v72=None)
+def kobject_del(dev):
+    for attr in dev.other_attrs:
+        kn = dev.kn.get(attr)
+        if kn is not None:
+            yield from K.kernfs_remove(kn)
+    yield write(dev, "registered", False)
+
+
+@mirrors("drivers/base/core.c", v61=3083, v612=3151, v72=3153)
+def device_remove_file_self(dev, attr):
+    return (yield from K.sysfs_remove_file_self(dev, attr))
+
+
+@mirrors("drivers/base/core.c", v61=3941, v612=4001, v72=3999)
+def device_unregister(dev):
+    yield from K.device_del(dev)
+    yield from K.put_device(dev)
+
+

@@ -1,0 +1,218 @@
+"""drivers/base/dd.c: binding and unbinding drivers.
+
+For PCI devices ``__device_driver_lock(dev, parent)`` is just ``device_lock(dev)``:
+``pci_bus_type`` does not set ``need_parent_lock`` (all three versions).
+Device links (``device_links_busy``) and runtime PM are not modelled: no PCI
+path in the seeds has managed device links, and runtime PM takes no lock that
+can take part in these cycles.
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import join, read, rmw, spawn, write
+from pcilock.kernel._model import K, W, mirrors
+
+ENODEV, EBUSY = -19, -16
+
+
+@mirrors("drivers/base/dd.c", v61=392, v612=458, v72=446)
+def driver_bound(dev):
+    drv = yield read(dev, "driver")
+    yield rmw(drv, "devices", lambda t: t + (dev,))
+
+
+@mirrors("drivers/base/dd.c", v61=583, v612=663, v72=652)
+def really_probe(dev, drv):
+    yield write(dev, "driver", drv)
+    ret = yield from K.pci_device_probe(dev)  # bus->probe
+    if ret:
+        yield write(dev, "driver", None)  # device_unbind_cleanup
+        return ret
+    yield from K.driver_bound(dev)
+    return 0
+
+
+@mirrors("drivers/base/dd.c", v61=763, v612=838, v72=827)
+def __driver_probe_device(drv, dev):
+    if (yield read(dev, "dead")) or not (yield read(dev, "registered")):
+        return ENODEV
+    if (yield read(dev, "driver")) is not None:
+        return EBUSY
+    return (yield from K.really_probe(dev, drv))
+
+
+@mirrors("drivers/base/dd.c", v61=828, v612=903, v72=892)
+def driver_probe_device(drv, dev):
+    return (yield from K.__driver_probe_device(drv, dev))
+
+
+@mirrors("drivers/base/dd.c", v61=925, v612=1000, v72=989)
+def __device_attach_driver(drv, dev, data):
+    if not (yield from K.pci_bus_match(dev, drv)):
+        return 0
+    async_ok = drv.async_probe
+    if async_ok:
+        data["have_async"] = True
+    if data["check_async"] and async_ok != data["want_async"]:
+        return 0
+    ret = yield from K.driver_probe_device(drv, dev)
+    return ret if ret < 0 else int(ret == 0)
+
+
+@mirrors("drivers/base/dd.c", v61=968, v612=1075, v72=1032)
+def __device_attach_async_helper(dev):
+    yield from K.device_lock(dev)
+    if not (yield read(dev, "dead")) and (yield read(dev, "driver")) is None:
+        data = {"check_async": True, "want_async": True, "have_async": False}
+        yield from K.bus_for_each_drv(dev, data)
+    yield from K.device_unlock(dev)
+    yield from K.put_device(dev)
+
+
+@mirrors("drivers/base/dd.c", v61=1004, v612=1111, v72=1068)
+def __device_attach(dev, allow_async):
+    do_async = False
+    ret = 0
+    yield from K.device_lock(dev)
+    if (yield read(dev, "dead")):
+        pass
+    elif (yield read(dev, "driver")) is not None:
+        ret = 1
+    else:
+        data = {"check_async": allow_async, "want_async": False, "have_async": False}
+        ret = yield from K.bus_for_each_drv(dev, data)
+        if ret == 0 and allow_async and data["have_async"]:
+            yield from K.get_device(dev)
+            do_async = True
+    yield from K.device_unlock(dev)
+    if do_async:
+        t = yield spawn(K.__device_attach_async_helper, dev, name=f"async {dev.name}")
+        W.async_threads.append(t)
+    return ret
+
+
+@mirrors("drivers/base/bus.c", note="bus_for_each_drv over the loaded PCI drivers, in load order",
+         v61=416, v612=445, v72=486)
+def bus_for_each_drv(dev, data):
+    for drv in (yield read(W.pci_bus_type, "drivers")):
+        ret = yield from K.__device_attach_driver(drv, dev, data)
+        if ret:
+            return ret
+    return 0
+
+
+@mirrors("drivers/base/dd.c", v61=1075, v612=1185, v72=1139)
+def device_attach(dev):
+    return (yield from K.__device_attach(dev, False))
+
+
+@mirrors("drivers/base/dd.c", note="6.1: the autoprobe check is in bus_probe_device", v61=1081)
+def device_initial_probe(dev):
+    yield from K.__device_attach(dev, True)
+
+
+@mirrors("drivers/base/dd.c", note="6.12: checks drivers_autoprobe; retries synchronously if async "
+         "scheduling failed (never in the model)", v612=1191)
+def device_initial_probe(dev):  # noqa: F811
+    if (yield read(W.pci_bus_type, "drivers_autoprobe")):
+        yield from K.__device_attach(dev, True)
+
+
+@mirrors("drivers/base/dd.c", note="7.2: checks drivers_autoprobe", v72=1145)
+def device_initial_probe(dev):  # noqa: F811
+    if (yield read(W.pci_bus_type, "drivers_autoprobe")):
+        yield from K.__device_attach(dev, True)
+
+
+@mirrors("drivers/base/dd.c", v61=1126, v612=1216, v72=1198)
+def device_driver_attach(drv, dev):
+    yield from K.device_lock(dev)
+    ret = yield from K.__driver_probe_device(drv, dev)
+    yield from K.device_unlock(dev)
+    return ret
+
+
+@mirrors("drivers/base/dd.c", v61=1143, v612=1233, v72=1215)
+def __driver_attach_async_helper(dev, drv):
+    yield from K.device_lock(dev)
+    yield from K.driver_probe_device(drv, dev)
+    yield from K.device_unlock(dev)
+    yield from K.put_device(dev)
+
+
+@mirrors("drivers/base/dd.c", v61=1160, v612=1250, v72=1232)
+def __driver_attach(dev, drv):
+    if not (yield from K.pci_bus_match(dev, drv)):
+        return 0
+    if drv.async_probe:
+        do_async = False
+        yield from K.device_lock(dev)
+        if (yield read(dev, "driver")) is None:
+            yield from K.get_device(dev)
+            do_async = True
+        yield from K.device_unlock(dev)
+        if do_async:
+            t = yield spawn(K.__driver_attach_async_helper, dev, drv, name=f"async {dev.name}")
+            W.async_threads.append(t)
+        return 0
+    yield from K.device_lock(dev)
+    yield from K.driver_probe_device(drv, dev)
+    yield from K.device_unlock(dev)
+    return 0
+
+
+@mirrors("drivers/base/dd.c", v61=1235, v612=1325, v72=1307)
+def driver_attach(drv):
+    # bus_for_each_dev: klist walk of the bus's devices
+    for dev in (yield read(W.pci_bus_type, "klist")):
+        yield from K.__driver_attach(dev, drv)
+
+
+@mirrors("drivers/base/dd.c", v61=541, v612=621, v72=610)
+def device_remove(dev):
+    yield from K.pci_device_remove(dev)  # dev->bus->remove
+
+
+@mirrors("drivers/base/dd.c", v61=1245, v612=1336, v72=1318)
+def __device_release_driver(dev, parent):
+    drv = yield read(dev, "driver")
+    if drv is None:
+        return
+    yield from K.device_remove(dev)
+    yield write(dev, "driver", None)  # device_unbind_cleanup
+    yield rmw(drv, "devices", lambda t: tuple(d for d in t if d is not dev))  # klist_remove
+
+
+@mirrors("drivers/base/dd.c", v61=1298, v612=1383, v72=1365)
+def device_release_driver_internal(dev, drv, parent):
+    yield from K.device_lock(dev)
+    cur = yield read(dev, "driver")
+    if drv is None or drv is cur:
+        yield from K.__device_release_driver(dev, parent)
+    yield from K.device_unlock(dev)
+
+
+@mirrors("drivers/base/dd.c", v61=1321, v612=1406, v72=1388)
+def device_release_driver(dev):
+    yield from K.device_release_driver_internal(dev, None, None)
+
+
+@mirrors("drivers/base/dd.c", v61=1339, v612=1424, v72=1406)
+def device_driver_detach(dev):
+    yield from K.device_release_driver_internal(dev, None, dev.parent)
+
+
+@mirrors("drivers/base/dd.c", v61=1348, v612=1433, v72=1415)
+def driver_detach(drv):
+    if drv.async_probe:
+        # async_synchronize_full(): wait for every async probe scheduled so far
+        for t in list(W.async_threads):
+            yield join(t)
+    while True:
+        devs = yield read(drv, "devices")
+        if not devs:
+            break
+        dev = devs[-1]
+        yield from K.get_device(dev)
+        yield from K.device_release_driver_internal(dev, drv, dev.parent)
+        yield from K.put_device(dev)

@@ -1,0 +1,38 @@
+"""Model driver mlx5_core: SR-IOV part (drivers/net/ethernet/mellanox/mlx5/core/sriov.c).
+
+``mlx5_sriov_enable`` programs the firmware under the devlink instance lock,
+drops it, then calls ``pci_enable_sriov``; ``mlx5_sriov_disable`` calls
+``pci_disable_sriov`` first, then takes the devlink lock.  The devlink lock is
+per PF and never held across the PCI calls.  6.1 has no ``num_vf_change``
+argument (same lock order).
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import lock, unlock
+from pcilock.kernel._model import K, mirrors
+
+
+@mirrors("drivers/net/ethernet/mellanox/mlx5/core/sriov.c", v61=158, v612=179, v72=179)
+def mlx5_sriov_enable(pdev, num_vfs):
+    yield lock(pdev.devlink_lock)  # devl_lock: mlx5_device_enable_sriov
+    yield unlock(pdev.devlink_lock)
+    err = yield from K.pci_enable_sriov(pdev, num_vfs)
+    return err
+
+
+@mirrors("drivers/net/ethernet/mellanox/mlx5/core/sriov.c", v61=180, v612=203, v72=203)
+def mlx5_sriov_disable(pdev, num_vf_change=False):
+    yield from K.pci_disable_sriov(pdev)
+    yield lock(pdev.devlink_lock)  # devl_lock: mlx5_device_disable_sriov
+    yield unlock(pdev.devlink_lock)
+
+
+@mirrors("drivers/net/ethernet/mellanox/mlx5/core/sriov.c", v61=192, v612=215, v72=215)
+def mlx5_core_sriov_configure(pdev, num_vfs):
+    err = 0
+    if num_vfs:
+        err = yield from K.mlx5_sriov_enable(pdev, num_vfs)
+    else:
+        yield from K.mlx5_sriov_disable(pdev, True)
+    return err if err else num_vfs

@@ -1,0 +1,102 @@
+"""drivers/pci/probe.c: the rescan/remove lock, scanning and adding devices.
+
+Scanning reads the modelled hardware (``W.hw``: which functions answer config
+reads on which bus), so a rescan finds exactly the devices that are present
+and not yet on ``bus->devices``.  Resource assignment is not modelled (it takes
+no lock of the model).
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import down_write, lock, read, rmw, unlock, up_write, write
+from pcilock.kernel._model import K, W, mirrors
+
+
+@mirrors("drivers/pci/probe.c", v61=3356, v612=3389, v72=3512)
+def pci_lock_rescan_remove():
+    yield lock(W.pci_rescan_remove_lock)
+
+
+@mirrors("drivers/pci/probe.c", v61=3362, v612=3395, v72=3518)
+def pci_unlock_rescan_remove():
+    yield unlock(W.pci_rescan_remove_lock)
+
+
+@mirrors("drivers/pci/probe.c", v61=3338, v612=3371, v72=3494)
+def pci_rescan_bus(bus):
+    n = yield from K.pci_scan_child_bus(bus)
+    # pci_assign_unassigned_bus_resources(bus): resources only
+    yield from K.pci_bus_add_devices(bus)
+    return n
+
+
+@mirrors("drivers/pci/probe.c", v61=3315, v612=3348, v72=3471)
+def pci_rescan_bus_bridge_resize(bridge):
+    bus = yield read(bridge, "subordinate")
+    n = yield from K.pci_scan_child_bus(bus)
+    yield from K.pci_bus_add_devices(bus)
+    return n
+
+
+@mirrors("drivers/pci/probe.c", note="pci_scan_child_bus -> pci_scan_child_bus_extend: slots, then bridges",
+         v61=3062, v612=3093, v72=3205)
+def pci_scan_child_bus(bus):
+    n = 0
+    for devfn in W.hw_devfns(bus):
+        if (yield from K.pci_scan_single_device(bus, devfn)) is not None:
+            n += 1
+    for dev in (yield read(bus, "devices")):
+        if dev.child_bus_number is not None:
+            yield from K.pci_scan_bridge_extend(bus, dev)
+    return n
+
+
+@mirrors("drivers/pci/probe.c", note="existing child bus: rescan it; otherwise pci_add_new_bus",
+         v61=1199, v612=1228, v72=1313)
+def pci_scan_bridge_extend(bus, dev):
+    child = yield read(dev, "subordinate")
+    if child is None:
+        child = yield from K.pci_add_new_bus(bus, dev, dev.child_bus_number)
+    yield from K.pci_scan_child_bus(child)
+
+
+@mirrors("drivers/pci/probe.c", v61=2634, v612=2665, v72=2778)
+def pci_scan_single_device(bus, devfn):
+    dev = yield from K.pci_get_slot(bus, devfn)
+    if dev is not None:
+        yield from K.put_device(dev)
+        return dev
+    dev = W.pci_scan_device(bus, devfn)  # config reads; allocates the pci_dev
+    if dev is None:
+        return None
+    yield from K.pci_device_add(dev, bus)
+    return dev
+
+
+@mirrors("drivers/pci/probe.c", note="6.x: match_driver = false before device_add", v61=2588, v612=2615)
+def pci_device_add(dev, bus):
+    yield down_write(W.pci_bus_sem)
+    yield rmw(bus, "devices", lambda t: t + (dev,))
+    yield up_write(W.pci_bus_sem)
+    yield write(dev, "match_driver", False)
+    yield from K.device_add(dev)
+
+
+@mirrors("drivers/pci/probe.c", note="7.2: binding stays disallowed until pci_bus_add_device", v72=2726)
+def pci_device_add(dev, bus):  # noqa: F811
+    yield down_write(W.pci_bus_sem)
+    yield rmw(bus, "devices", lambda t: t + (dev,))
+    yield up_write(W.pci_bus_sem)
+    yield from K.device_add(dev)
+
+
+@mirrors("drivers/pci/probe.c", v61=1173, v612=1200, v72=1285)
+def pci_add_new_bus(parent, dev, busnr):
+    child = W.pci_alloc_child_bus(parent, dev, busnr)
+    if dev is not None:
+        yield write(dev, "subordinate", child)
+    yield from K.device_add(child.dev)  # device_register of the pci_bus class device
+    yield down_write(W.pci_bus_sem)
+    parent.children.append(child)
+    yield up_write(W.pci_bus_sem)
+    return child

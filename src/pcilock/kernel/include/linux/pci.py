@@ -1,0 +1,149 @@
+"""``struct pci_dev``, ``struct pci_bus``, ``struct pci_driver``, ``struct pci_slot``,
+``struct pci_sriov`` as far as the model needs them.
+
+Mirrors include/linux/pci.h and drivers/pci/pci.h (the ``priv_flags`` bits) of
+v6.1, v6.12 and v7.2.  Version differences kept explicit:
+
+* ``priv_flags``: ADDED (all), REMOVED and ALLOW_BINDING (v7.2 only; v6.x use
+  ``match_driver`` instead of ALLOW_BINDING).
+* ``cfg_access``: the ``block_cfg_access`` bit with pci_lock and the global wait
+  queue behaves as a non-recursive sleeping lock without owner; modelled as a
+  mutex named ``pci_cfg_access_lock BDF`` (class ``pci_cfg_access_lock``).
+
+Shared fields are those the kernel reads or writes without one common lock and
+that the seed threads argue about: ``bus.devices`` (list changes under
+``pci_bus_sem``, lockless walks in pci_bus_add_devices / pci_stop_bus_device),
+``pci_dev.pci_driver`` (``pci_dev->driver``), ``priv_flags``, ``is_probed``,
+``sriov.num_VFs``, ``sriov.drivers_autoprobe``, ``slot`` (``pci_dev->slot``).
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import Mutex, RWSem, Shared
+
+from .device import Device, DeviceDriver
+
+PCI_DEV_ADDED = 0
+PCI_DEV_REMOVED = 3
+PCI_DEV_ALLOW_BINDING = 7
+
+NUMA_NO_NODE = -1
+
+
+def bdf_of(domain, bus, devfn):
+    return f"{domain:04x}:{bus:02x}:{devfn >> 3:02x}.{devfn & 7:x}"
+
+
+class PciSriov(Shared):
+    """``struct pci_sriov`` (drivers/pci/pci.h)."""
+
+    _shared_ = {"num_VFs": 0, "drivers_autoprobe": True}
+
+    def __init__(self, total_VFs, offset, stride, **kw):
+        super().__init__(**kw)
+        self.total_VFs = total_VFs
+        self.offset = offset
+        self.stride = stride
+        self.driver_max_VFs = total_VFs
+
+
+class PciDev(Device):
+    _shared_ = {
+        "pci_driver": None,  # pci_dev->driver
+        "priv_flags": frozenset(),
+        "match_driver": False,  # v6.x
+        "is_probed": False,
+        "subordinate": None,
+        "slot": None,  # pci_dev->slot (NULL when the hotplug driver unbinds)
+        "driver_override": None,
+    }
+
+    def __init__(self, bdf, bus, devfn, **kw):
+        super().__init__(bdf, **kw)
+        self.bdf = bdf
+        self.bus = bus
+        self.devfn = devfn
+        self.type = "endpoint"
+        self.is_physfn = False
+        self.is_virtfn = False
+        self.physfn = None
+        self.sriov = None
+        self.vf_index = None
+        self.numa_node = NUMA_NO_NODE
+        self.reset_methods = ()
+        self.hotplug_ctrl = None  # pciehp controller of a hotplug port
+        self.cfg_access = Mutex(f"pci_cfg_access_lock {bdf}", "pci_cfg_access_lock")
+        self.present = True
+        self.spec = None  # the DeviceSpec it came from
+
+    def describe(self):
+        return self.bdf
+
+    def __repr__(self):
+        return f"<pci_dev {self.bdf}>"
+
+
+class PciBus(Shared):
+    _shared_ = {"devices": ()}
+
+    def __init__(self, domain, number, parent=None, self_dev=None, **kw):
+        super().__init__(**kw)
+        self.domain = domain
+        self.number = number
+        self.parent = parent
+        self.self = self_dev  # the bridge above it (None for a root bus / virtual VF bus)
+        self.children = []
+        self.name = f"{domain:04x}:{number:02x}"
+        # the pci_bus class device (/sys/class/pci_bus/DDDD:BB)
+        self.dev = Device(self.name)
+
+    def describe(self):
+        return f"pci_bus {self.name}"
+
+    def __repr__(self):
+        return f"<pci_bus {self.name}>"
+
+
+class PciDriver(DeviceDriver):
+    """``struct pci_driver``: callbacks are model generator functions or None."""
+
+    def __init__(self, name, probe=None, remove=None, sriov_configure=None, async_probe=False,
+                 ids=None, boot=None, **kw):
+        super().__init__(name, **kw)
+        self.boot = boot  # sets up driver state of a device bound at boot (no model events)
+        self.probe = probe
+        self.remove = remove
+        self.sriov_configure = sriov_configure
+        self.async_probe = async_probe  # PROBE_PREFER_ASYNCHRONOUS
+        self.ids = ids  # predicate (pci_dev) -> bool: pci_match_device
+        self.options = {}
+        self.loaded = True  # module loaded
+
+
+class PciSlot(Shared):
+    """``struct pci_slot`` (/sys/bus/pci/slots/N)."""
+
+    _shared_ = {"refcount": 1}
+
+    def __init__(self, bus, number, hotplug=None, **kw):
+        super().__init__(**kw)
+        self.bus = bus
+        self.number = number
+        self.hotplug = hotplug  # struct hotplug_slot (pciehp controller) or None
+        self.name = str(number)
+        self.extra = {}  # patch-specific members (wunner-2020: reset_lock)
+
+    def describe(self):
+        return f"pci_slot {self.name}"
+
+
+pci_bus_sem_name = "pci_bus_sem"
+
+
+def new_global_locks():
+    """The PCI core's global locks, fresh for one execution."""
+    return {
+        "pci_rescan_remove_lock": Mutex("pci_rescan_remove_lock"),
+        "pci_bus_sem": RWSem("pci_bus_sem"),
+        "pci_slot_mutex": Mutex("pci_slot_mutex"),
+    }

@@ -1,0 +1,131 @@
+"""What a scenario's operation lines do: the system-call side of each command.
+
+Not a mirror of one kernel file: each entry here is what the shell command
+reaches (``write(2)`` on a sysfs file → ``kernfs_fop_write_iter`` → the
+attribute's store method, ``modprobe`` → ``pci_register_driver``, ...).  The
+kernel functions it calls are the mirrored ones, through ``K``.
+
+An operation is an :class:`Op` (kind, args) made by the scenario parser.
+Kinds are registered in :data:`OPS` by the modules implementing them, so the
+parser can reject a line no module supports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcilock._engine_imports import note, read
+
+from ._model import K, W
+
+ENOENT = -2
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str
+    args: tuple
+    text: str = ""
+    line: int = 0
+
+
+OPS = {}
+
+
+def op(kind, versions=None):
+    """Register the generator function implementing operation *kind*."""
+
+    def deco(fn):
+        OPS[kind] = (fn, versions)
+        return fn
+
+    return deco
+
+
+def run(o):
+    fn, _ = OPS[o.kind]
+    yield note(o.text)
+    ret = yield from fn(*o.args)
+    return ret
+
+
+def lookup_dev(bdf):
+    """Path lookup of /sys/bus/pci/devices/BDF: the device must be registered."""
+    for dev in (yield read(W.pci_bus_type, "klist")):
+        if dev.name == bdf:
+            return dev
+    return None
+
+
+DEV_STORES = {
+    "remove": lambda dev: (lambda buf: K.remove_store(dev, buf)),
+    "rescan": lambda dev: (lambda buf: K.dev_rescan_store(dev, buf)),
+    "reset": lambda dev: (lambda buf: K.reset_store(dev, buf)),
+    "reset_method": lambda dev: (lambda buf: K.reset_method_store(dev, buf)),
+    "reset_subordinate": lambda dev: (lambda buf: K.reset_subordinate_store(dev, buf)),
+    "sriov_numvfs": lambda dev: (lambda buf: K.sriov_numvfs_store(dev, buf)),
+    "sriov_drivers_autoprobe": lambda dev: (lambda buf: K.sriov_drivers_autoprobe_store(dev, buf)),
+}
+
+DEV_SHOWS = {
+    "sriov_numvfs": lambda dev: (lambda: K.sriov_numvfs_show(dev)),
+}
+
+
+@op("dev_attr_write")
+def dev_attr_write(bdf, attr, value):
+    dev = yield from lookup_dev(bdf)
+    if dev is None or attr not in dev.kn:
+        return ENOENT
+    return (yield from K.kernfs_fop_write_iter(dev.kn[attr], DEV_STORES[attr](dev), value))
+
+
+@op("dev_attr_read")
+def dev_attr_read(bdf, attr):
+    dev = yield from lookup_dev(bdf)
+    if dev is None or attr not in dev.kn:
+        return ENOENT
+    return (yield from K.kernfs_fop_read_iter(dev.kn[attr], DEV_SHOWS[attr](dev)))
+
+
+@op("bus_rescan")
+def bus_rescan(value):
+    return (yield from K.rescan_store(value))
+
+
+@op("class_bus_rescan")
+def class_bus_rescan(busname, value):
+    bus = W.find_bus(int(busname[:4], 16), int(busname[5:7], 16))
+    if bus is None or not (yield read(bus.dev, "registered")):
+        return ENOENT
+    return (yield from K.kernfs_fop_write_iter(bus.dev.kn["rescan"],
+                                               lambda buf: K.bus_rescan_store(bus, buf), value))
+
+
+@op("driver_unbind")
+def driver_unbind(driver, bdf):
+    drv = W.pci_drivers[driver]
+    return (yield from K.kernfs_fop_write_iter(drv.kn["unbind"], lambda buf: K.unbind_store(drv, buf), bdf))
+
+
+@op("driver_bind")
+def driver_bind(driver, bdf):
+    drv = W.pci_drivers[driver]
+    return (yield from K.kernfs_fop_write_iter(drv.kn["bind"], lambda buf: K.bind_store(drv, buf), bdf))
+
+
+@op("modprobe")
+def modprobe(driver):
+    drv = W.pci_drivers[driver]
+    if (yield read(drv, "registered")):
+        return 0  # already loaded: modprobe does nothing
+    return (yield from K.pci_register_driver(drv))
+
+
+@op("modprobe_r")
+def modprobe_r(driver):
+    drv = W.pci_drivers[driver]
+    if not (yield read(drv, "registered")):
+        return ENOENT
+    yield from K.pci_unregister_driver(drv)
+    return 0

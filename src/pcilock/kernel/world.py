@@ -1,0 +1,273 @@
+"""The modelled machine: topology description and its state at the start of a run.
+
+:class:`DeviceSpec` describes one function as a scenario declares it.  A
+:class:`Topology` is the validated list of them.  :func:`build_world` makes,
+for one execution, every object the kernel model reads through ``W``: the
+global locks, buses, devices already enumerated and bound as at boot, loaded
+drivers, hotplug controllers, and the hardware (``W.hw``: which functions are
+present, for scans).  It builds that state directly, without running probe
+code: the scenario starts from a booted system.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pcilock._engine_imports import Shared
+from pcilock.kernel.fs_nodes import make_nodes
+from pcilock.kernel.include.linux.pci import (
+    PCI_DEV_ADDED,
+    PCI_DEV_ALLOW_BINDING,
+    PciBus,
+    PciDev,
+    PciSlot,
+    PciSriov,
+    bdf_of,
+    new_global_locks,
+)
+
+from ._model import V72
+
+
+@dataclass
+class DeviceSpec:
+    bdf: str
+    type: str = "endpoint"  # root-port | upstream-port | downstream-port | pci-bridge | endpoint
+    hotplug: bool = False
+    slot: int | None = None
+    parent: str | None = None
+    driver: str | None = None
+    driver_options: dict = field(default_factory=dict)
+    total_vfs: int = 0
+    num_vfs: int = 0
+    drivers_autoprobe: bool = True
+    vf_offset: int = 1
+    vf_stride: int = 1
+    vf_driver: str | None = None
+    numa_node: int = -1
+    reset_methods: tuple | None = None
+    present: bool = True
+    is_vf: bool = False
+    physfn: str | None = None
+
+    @property
+    def domain(self):
+        return int(self.bdf[0:4], 16)
+
+    @property
+    def bus(self):
+        return int(self.bdf[5:7], 16)
+
+    @property
+    def devfn(self):
+        return (int(self.bdf[8:10], 16) << 3) | int(self.bdf[11], 16)
+
+    @property
+    def is_bridge(self):
+        return self.type != "endpoint"
+
+
+@dataclass
+class Topology:
+    devices: list  # [DeviceSpec], parents before children
+    child_bus: dict = field(default_factory=dict)  # bridge bdf -> secondary bus number
+
+    def spec(self, bdf):
+        for d in self.devices:
+            if d.bdf == bdf:
+                return d
+        return None
+
+    def vf_bdf(self, pf, i):
+        rid = pf.devfn + pf.vf_offset + pf.vf_stride * i
+        return bdf_of(pf.domain, pf.bus + (rid >> 8), rid & 0xFF)
+
+
+class PciBusType(Shared):
+    """``pci_bus_type``'s driver-core state: the device klist, the registered
+    drivers, and ``drivers_autoprobe``."""
+
+    _shared_ = {"klist": (), "drivers": (), "drivers_autoprobe": True}
+
+
+PF_ATTRS = ("sriov_numvfs", "sriov_drivers_autoprobe")
+
+
+class World:
+    """Builds and holds one execution's machine state (``W``)."""
+
+    def __init__(self, topo, version, drivers):
+        self.topo = topo
+        self.version = version
+        self.attrs = dict(new_global_locks())
+        self.attrs.update(
+            pci_bus_type=PciBusType(), async_threads=[], root_buses=[], buses={}, devices={},
+            pci_drivers={}, hw={}, slots={}, hotplug_ctrls={}, vfio={}, world=self,
+            kernfs_create_files=self.kernfs_create_files, hw_devfns=self.hw_devfns,
+            pci_scan_device=self.pci_scan_device, pci_alloc_child_bus=self.pci_alloc_child_bus,
+            pci_alloc_vf=self.pci_alloc_vf, find_bus=self.find_bus, topology=topo, version=version,
+        )
+        self.driver_factories = drivers
+
+    # -- construction of objects (also used at run time by scans and SR-IOV) --
+    def new_dev(self, spec, bus):
+        dev = PciDev(spec.bdf, bus, spec.devfn)
+        dev.spec = spec
+        dev.type = spec.type
+        dev.numa_node = spec.numa_node
+        dev.reset_methods = tuple(spec.reset_methods or ())
+        dev.parent = bus.self
+        dev.child_bus_number = self.topo.child_bus.get(spec.bdf)
+        dev.bus_type = "pci"
+        dev.type_attrs = ("remove", "rescan") if not spec.is_vf else ()
+        if spec.is_bridge:
+            dev.type_attrs += ("reset_subordinate",)
+        if spec.total_vfs:
+            dev.is_physfn = True
+            dev.sriov = PciSriov(spec.total_vfs, spec.vf_offset, spec.vf_stride,
+                                 drivers_autoprobe=spec.drivers_autoprobe)
+            dev.type_attrs += PF_ATTRS
+        dev.bus_attrs = ("reset", "reset_method")
+        dev.other_attrs = ()
+        self.attrs["devices"][spec.bdf] = dev
+        return dev
+
+    def kernfs_create_files(self, dev):
+        dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs) + tuple(dev.other_attrs))
+
+    def new_bus(self, domain, number, parent, bridge):
+        bus = PciBus(domain, number, parent, bridge)
+        bus.dev.type_attrs = ("rescan",)
+        bus.dev.bus_attrs = ()
+        bus.dev.other_attrs = ()
+        bus.dev.bus_type = None
+        bus.dev.child_bus_number = None
+        self.attrs["buses"][bus.name] = bus
+        return bus
+
+    def find_bus(self, domain, number):
+        return self.attrs["buses"].get(f"{domain:04x}:{number:02x}")
+
+    def hw_devfns(self, bus):
+        return sorted(self.attrs["hw"].get((bus.domain, bus.number), {}))
+
+    def pci_scan_device(self, bus, devfn):
+        spec = self.attrs["hw"].get((bus.domain, bus.number), {}).get(devfn)
+        if spec is None:
+            return None
+        return self.new_dev(spec, bus)
+
+    def pci_alloc_child_bus(self, parent, dev, busnr):
+        bus = self.new_bus(parent.domain, busnr, parent, dev)
+        return bus
+
+    def pci_alloc_vf(self, pf, vf_id, bus, devfn):
+        ps = pf.spec
+        bdf = bdf_of(bus.domain, bus.number, devfn)
+        spec = DeviceSpec(bdf=bdf, driver=None, numa_node=ps.numa_node, is_vf=True, physfn=ps.bdf,
+                          reset_methods=("flr",))
+        dev = self.new_dev(spec, bus)
+        dev.is_virtfn = True
+        dev.physfn = pf
+        dev.vf_index = vf_id
+        dev.parent = pf.parent
+        return dev
+
+    # -- the booted state ------------------------------------------------------
+    def build(self):
+        a = self.attrs
+        topo = self.topo
+        # drivers, in load order (model drivers the scenario uses)
+        for name, factory in self.driver_factories.items():
+            a["pci_drivers"][name] = factory()
+        a["pci_bus_type"].poke("drivers", tuple(a["pci_drivers"].values()))
+        roots = {}
+        for spec in topo.devices:
+            if spec.present:
+                a["hw"].setdefault((spec.domain, spec.bus), {})[spec.devfn] = spec
+        for spec in topo.devices:
+            key = (spec.domain, spec.bus)
+            if spec.parent is None and key not in roots:
+                roots[key] = self.new_bus(spec.domain, spec.bus, None, None)
+                a["root_buses"].append(roots[key])
+        klist = []
+        for spec in topo.devices:
+            if not spec.present:
+                continue
+            bus = self.find_bus(spec.domain, spec.bus)
+            if bus is None:
+                raise ValueError(f"{spec.bdf}: its bus is not below a bridge that is present")
+            dev = self.new_dev(spec, bus)
+            self._booted(dev, bus, klist)
+            if spec.is_bridge and dev.child_bus_number is not None:
+                child = self.new_bus(spec.domain, dev.child_bus_number, bus, dev)
+                bus.children.append(child)
+                dev.poke("subordinate", child)
+                child.dev.kn = make_nodes(child.name, ("rescan",))
+                child.dev.poke("registered", True)
+            if spec.driver:
+                self._bind(dev, spec.driver)
+            if spec.total_vfs and spec.num_vfs:
+                self._boot_vfs(dev, spec, klist)
+            if spec.slot is not None or spec.hotplug:
+                self._slot(dev, spec)
+        for bus in list(a["buses"].values()):
+            if bus.parent is None:
+                bus.dev.kn = make_nodes(bus.name, ("rescan",))
+                bus.dev.poke("registered", True)
+        a["pci_bus_type"].poke("klist", tuple(klist))
+        return a
+
+    def _booted(self, dev, bus, klist):
+        dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs))
+        dev.poke("registered", True)
+        flags = {PCI_DEV_ADDED}
+        if self.version == V72:
+            flags.add(PCI_DEV_ALLOW_BINDING)
+        else:
+            dev.poke("match_driver", True)
+        dev.poke("priv_flags", frozenset(flags))
+        bus.poke("devices", bus.peek("devices") + (dev,))
+        klist.append(dev)
+
+    def _bind(self, dev, name):
+        drv = self.attrs["pci_drivers"][name]
+        dev.poke("driver", drv)
+        dev.poke("pci_driver", drv)
+        dev.poke("refcount", dev.peek("refcount") + 1)  # pci_device_probe's pci_dev_get
+        drv.poke("devices", drv.peek("devices") + (dev,))
+        if drv.boot is not None:
+            drv.boot(dev)
+
+    def _boot_vfs(self, pf, spec, klist):
+        for i in range(spec.num_vfs):
+            rid = pf.devfn + spec.vf_offset + spec.vf_stride * i
+            busnr = pf.bus.number + (rid >> 8)
+            bus = pf.bus if busnr == pf.bus.number else self.find_bus(pf.bus.domain, busnr)
+            if bus is None:
+                bus = self.new_bus(pf.bus.domain, busnr, pf.bus, None)
+                pf.bus.children.append(bus)
+                bus.dev.kn = make_nodes(bus.name, ("rescan",))
+                bus.dev.poke("registered", True)
+            vf = self.pci_alloc_vf(pf, i, bus, rid & 0xFF)
+            pf.poke("refcount", pf.peek("refcount") + 1)
+            self._booted(vf, bus, klist)
+            if spec.vf_driver and spec.drivers_autoprobe:
+                self._bind(vf, spec.vf_driver)
+        pf.sriov.poke("num_VFs", spec.num_vfs)
+
+    def _slot(self, dev, spec):
+        # the slot belongs to the port's secondary bus: the devices below get pci_dev->slot
+        bus = dev.peek("subordinate")
+        if bus is None:
+            return
+        slot = PciSlot(bus, spec.slot if spec.slot is not None else 0)
+        self.attrs["slots"][slot.name] = slot
+        dev.port_slot = slot
+        for d in self.topo.devices:
+            if d.parent == spec.bdf and d.present:
+                child = self.attrs["devices"].get(d.bdf)
+                if child is not None:
+                    child.poke("slot", slot)
+
+

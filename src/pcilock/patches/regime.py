@@ -1,0 +1,148 @@
+"""Regimes: a base version plus an ordered list of patches applied or reverted.
+
+``v7.2+nechita-v14``, ``v6.12-f5eff5591b8f``, ``v7.2-a5338e365c45-2fa119c0e5e5``.
+:func:`parse_regime` checks the syntax and that every id is known;
+:func:`build_table` applies the steps to the base's function table and rejects
+a step that does not apply (a patch already present, a revert of one that is
+not, or a function another step already changed differently).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..kernel._model import BASE_RELEASES, BASES, base_table
+
+PATCHES: dict = {}
+SERIES: dict = {}
+
+
+def register(p):
+    PATCHES[p.id] = p
+    return p
+
+
+def register_series(s):
+    SERIES[s.id] = s
+    return s
+
+
+class RegimeError(ValueError):
+    """A regime that cannot be parsed or built (an input error)."""
+
+
+@dataclass(frozen=True)
+class Regime:
+    base: str
+    steps: tuple  # (("+" | "-", id), ...)
+
+    def __str__(self):
+        return self.base + "".join(s + i for s, i in self.steps)
+
+    @property
+    def release(self):
+        return BASE_RELEASES[self.base]
+
+
+_BASE_RE = re.compile(r"v(\d+\.\d+)")
+
+
+def _known_ids():
+    return sorted(list(PATCHES) + list(SERIES), key=lambda s: (-len(s), s))
+
+
+def parse_regime(text):
+    """Parse *text* into a :class:`Regime` (syntax and known ids only)."""
+    s = text.strip()
+    m = _BASE_RE.match(s)
+    if not m or f"v{m.group(1)}" not in BASES:
+        raise RegimeError(f"unknown base kernel in regime {text!r}; bases are {', '.join(BASES)}")
+    base = f"v{m.group(1)}"
+    pos = m.end()
+    steps = []
+    ids = _known_ids()
+    while pos < len(s):
+        sign = s[pos]
+        if sign not in "+-":
+            raise RegimeError(f"regime {text!r}: expected '+ID' or '-ID' at {s[pos:]!r}")
+        pos += 1
+        for pid in ids:
+            if s.startswith(pid, pos) and (pos + len(pid) == len(s) or s[pos + len(pid)] in "+-"):
+                steps.append((sign, pid))
+                pos += len(pid)
+                break
+        else:
+            rest = re.match(r"[^+]*", s[pos:]).group(0)
+            raise RegimeError(f"regime {text!r}: unknown patch {sign}{rest!r}; known: "
+                              f"{', '.join(sorted(list(PATCHES) + list(SERIES)))}")
+    return Regime(base, tuple(steps))
+
+
+def _expand(steps):
+    out = []
+    for sign, pid in steps:
+        if pid in SERIES:
+            members = SERIES[pid].members
+            out.extend((sign, m) for m in (members if sign == "+" else reversed(members)))
+        else:
+            out.append((sign, pid))
+    return out
+
+
+def present_in(base):
+    return {pid for pid, p in PATCHES.items() if base in p.in_bases}
+
+
+def build_table(regime):
+    """The function table of *regime*: ``(table, present patch ids, changed-by map)``."""
+    version = regime.base
+    base = base_table(version)
+    table = dict(base)
+    present = present_in(version)
+    changed_by = {}
+    for sign, pid in _expand(regime.steps):
+        p = PATCHES[pid]
+        if sign == "+":
+            if pid in present:
+                where = "the base" if version in p.in_bases else "this regime"
+                raise RegimeError(f"regime {regime}: {pid} is already in {where} ({version} = "
+                                  f"{BASE_RELEASES[version]}); cannot apply it again")
+            for c in p.conflicts:
+                if c in present:
+                    raise RegimeError(f"regime {regime}: {pid} does not apply while {c} is present "
+                                      f"({p.note or 'they change the same code'}); revert it first "
+                                      f"with -{c}")
+            new = p.functions("after", version)
+            if not new:
+                raise RegimeError(f"regime {regime}: {pid} has no model for {version}")
+            old = p.functions("before", version)
+            for name, fn in new.items():
+                expected = old.get(name, base.get(name))
+                if table.get(name) is not expected:
+                    raise RegimeError(f"regime {regime}: {pid} does not apply: {name}() was already "
+                                      f"changed by {changed_by.get(name, 'another step')}")
+                table[name] = fn
+                changed_by[name] = f"+{pid}"
+            present.add(pid)
+            if getattr(p, "reverts", None):
+                present.discard(p.reverts)
+        else:
+            if pid not in present:
+                raise RegimeError(f"regime {regime}: {pid} is not in {version} "
+                                  f"({BASE_RELEASES[version]}), so it cannot be reverted")
+            old = p.functions("before", version)
+            if not old:
+                raise RegimeError(f"regime {regime}: reverting {pid} is not modelled for {version}")
+            new = p.functions("after", version)
+            for name, fn in old.items():
+                expected = new.get(name, base.get(name))
+                if table.get(name) is not expected:
+                    raise RegimeError(f"regime {regime}: -{pid} does not apply: {name}() was already "
+                                      f"changed by {changed_by.get(name, 'another step')}")
+                table[name] = fn
+                changed_by[name] = f"-{pid}"
+            present.discard(pid)
+            if getattr(p, "reverts", None):
+                present.add(p.reverts)
+    return table, present, changed_by
