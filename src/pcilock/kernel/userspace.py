@@ -51,7 +51,7 @@ def run(o):
 
 def lookup_dev(bdf):
     """Path lookup of /sys/bus/pci/devices/BDF: the device must be registered."""
-    for dev in (yield read(W.pci_bus_type, "klist")):
+    for dev in (yield read(W.pci_bus_type, "klist", marked=True)):
         if dev.name == bdf:
             return dev
     return None

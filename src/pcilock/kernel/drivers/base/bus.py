@@ -9,7 +9,7 @@ from pcilock.kernel._model import K, W, mirrors
 @mirrors("include/linux/device/bus.h", note="inline bus_find_device_by_name -> bus_find_device (bus.c): "
          "klist walk, takes a reference, no device lock", v61=176, v612=157, v72=169)
 def bus_find_device_by_name(name):
-    for dev in (yield read(W.pci_bus_type, "klist")):
+    for dev in (yield read(W.pci_bus_type, "klist", marked=True)):
         if dev.name == name:
             yield from K.get_device(dev)
             return dev

@@ -15,6 +15,16 @@ from pcilock.kernel._model import K, W, mirrors
 ENODEV, EBUSY = -19, -16
 
 
+@mirrors("drivers/base/dd.c", note="6.1: plain stores of dev->driver", v61=None)
+def device_set_driver(dev, drv):
+    yield write(dev, "driver", drv)
+
+
+@mirrors("drivers/base/base.h", note="6.12/7.2: WRITE_ONCE(dev->driver, drv)", v612=184, v72=203)
+def device_set_driver(dev, drv):  # noqa: F811
+    yield write(dev, "driver", drv, marked=True)
+
+
 @mirrors("drivers/base/dd.c", v61=392, v612=458, v72=446)
 def driver_bound(dev):
     drv = yield read(dev, "driver")
@@ -23,10 +33,10 @@ def driver_bound(dev):
 
 @mirrors("drivers/base/dd.c", v61=583, v612=663, v72=652)
 def really_probe(dev, drv):
-    yield write(dev, "driver", drv)
+    yield from K.device_set_driver(dev, drv)
     ret = yield from K.pci_device_probe(dev)  # bus->probe
     if ret:
-        yield write(dev, "driver", None)  # device_unbind_cleanup
+        yield from K.device_set_driver(dev, None)  # device_unbind_cleanup
         return ret
     yield from K.driver_bound(dev)
     return 0
@@ -94,7 +104,7 @@ def __device_attach(dev, allow_async):
 @mirrors("drivers/base/bus.c", note="bus_for_each_drv over the loaded PCI drivers, in load order",
          v61=416, v612=445, v72=486)
 def bus_for_each_drv(dev, data):
-    for drv in (yield read(W.pci_bus_type, "drivers")):
+    for drv in (yield read(W.pci_bus_type, "drivers", marked=True)):
         ret = yield from K.__device_attach_driver(drv, dev, data)
         if ret:
             return ret
@@ -164,7 +174,7 @@ def __driver_attach(dev, drv):
 @mirrors("drivers/base/dd.c", v61=1235, v612=1325, v72=1307)
 def driver_attach(drv):
     # bus_for_each_dev: klist walk of the bus's devices
-    for dev in (yield read(W.pci_bus_type, "klist")):
+    for dev in (yield read(W.pci_bus_type, "klist", marked=True)):
         yield from K.__driver_attach(dev, drv)
 
 
@@ -179,7 +189,7 @@ def __device_release_driver(dev, parent):
     if drv is None:
         return
     yield from K.device_remove(dev)
-    yield write(dev, "driver", None)  # device_unbind_cleanup
+    yield from K.device_set_driver(dev, None)  # device_unbind_cleanup
     yield rmw(drv, "devices", lambda t: tuple(d for d in t if d is not dev))  # klist_remove
 
 
@@ -209,7 +219,7 @@ def driver_detach(drv):
         for t in list(W.async_threads):
             yield join(t)
     while True:
-        devs = yield read(drv, "devices")
+        devs = yield read(drv, "devices", marked=True)
         if not devs:
             break
         dev = devs[-1]

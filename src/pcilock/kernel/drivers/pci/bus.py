@@ -28,10 +28,10 @@ def pci_bus_add_device(dev):  # noqa: F811
 @mirrors("drivers/pci/bus.c", v61=359, v612=385, v72=385)
 def pci_bus_add_devices(bus):
     for dev in (yield read(bus, "devices")):
-        if PCI_DEV_ADDED not in (yield read(dev, "priv_flags")):
+        if PCI_DEV_ADDED not in (yield read(dev, "priv_flags", marked=True)):
             yield from K.pci_bus_add_device(dev)
     for dev in (yield read(bus, "devices")):
-        if PCI_DEV_ADDED in (yield read(dev, "priv_flags")):
+        if PCI_DEV_ADDED in (yield read(dev, "priv_flags", marked=True)):
             child = yield read(dev, "subordinate")
             if child is not None:
                 yield from K.pci_bus_add_devices(child)

@@ -104,7 +104,7 @@ def pci_bus_match(dev, drv):
 
 @mirrors("drivers/pci/pci-driver.c", note="7.2: PCI_DEV_ALLOW_BINDING", v72=1559)
 def pci_bus_match(dev, drv):  # noqa: F811
-    if PCI_DEV_ALLOW_BINDING not in (yield read(dev, "priv_flags")):
+    if PCI_DEV_ALLOW_BINDING not in (yield read(dev, "priv_flags", marked=True)):
         return False
     return (yield from K.pci_match_device(drv, dev))
 

@@ -8,7 +8,7 @@ no lock of the model).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import down_write, lock, read, rmw, unlock, up_write, write
+from pcilock._engine_imports import down_write, lock, read, unlock, up_write, write
 from pcilock.kernel._model import K, W, mirrors
 
 
@@ -76,7 +76,8 @@ def pci_scan_single_device(bus, devfn):
 @mirrors("drivers/pci/probe.c", note="6.x: match_driver = false before device_add", v61=2588, v612=2615)
 def pci_device_add(dev, bus):
     yield down_write(W.pci_bus_sem)
-    yield rmw(bus, "devices", lambda t: t + (dev,))
+    devs = yield read(bus, "devices")  # list_add_tail(&dev->bus_list, &bus->devices)
+    yield write(bus, "devices", devs + (dev,))
     yield up_write(W.pci_bus_sem)
     yield write(dev, "match_driver", False)
     yield from K.device_add(dev)
@@ -85,7 +86,8 @@ def pci_device_add(dev, bus):
 @mirrors("drivers/pci/probe.c", note="7.2: binding stays disallowed until pci_bus_add_device", v72=2726)
 def pci_device_add(dev, bus):  # noqa: F811
     yield down_write(W.pci_bus_sem)
-    yield rmw(bus, "devices", lambda t: t + (dev,))
+    devs = yield read(bus, "devices")  # list_add_tail(&dev->bus_list, &bus->devices)
+    yield write(bus, "devices", devs + (dev,))
     yield up_write(W.pci_bus_sem)
     yield from K.device_add(dev)
 

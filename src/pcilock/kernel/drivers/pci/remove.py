@@ -11,7 +11,7 @@ PCI_DEV_REMOVED = 3
 
 @mirrors("drivers/pci/remove.c", note="6.x: test ADDED, unbind, clear ADDED afterwards", v61=16, v612=32)
 def pci_stop_dev(dev):
-    if PCI_DEV_ADDED in (yield read(dev, "priv_flags")):
+    if PCI_DEV_ADDED in (yield read(dev, "priv_flags", marked=True)):
         yield from K.device_release_driver(dev)
         # pci_proc_detach_device, pci_remove_sysfs_dev_files: no lock of the model
         yield rmw(dev, "priv_flags", lambda f: f - {PCI_DEV_ADDED})
@@ -32,7 +32,8 @@ def pci_destroy_dev(dev):
         return
     yield from K.device_del(dev)
     yield down_write(W.pci_bus_sem)
-    yield rmw(dev.bus, "devices", lambda t: tuple(d for d in t if d is not dev))
+    devs = yield read(dev.bus, "devices")  # list_del(&dev->bus_list): a plain list update
+    yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev))
     yield up_write(W.pci_bus_sem)
     yield from K.put_device(dev)
 
@@ -44,7 +45,8 @@ def pci_destroy_dev(dev):  # noqa: F811
         return
     yield from K.device_del(dev)
     yield down_write(W.pci_bus_sem)
-    yield rmw(dev.bus, "devices", lambda t: tuple(d for d in t if d is not dev))
+    devs = yield read(dev.bus, "devices")  # list_del(&dev->bus_list): a plain list update
+    yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev))
     yield up_write(W.pci_bus_sem)
     yield from K.put_device(dev)
 

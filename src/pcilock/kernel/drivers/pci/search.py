@@ -22,7 +22,7 @@ def pci_get_slot(bus, devfn):
 @mirrors("drivers/pci/search.c", note="for_each_pci_dev: driver-core klist walk, no pci_bus_sem",
          v61=228, v612=228, v72=230)
 def pci_get_domain_bus_and_slot(domain, busnr, devfn):
-    for dev in (yield read(W.pci_bus_type, "klist")):
+    for dev in (yield read(W.pci_bus_type, "klist", marked=True)):
         if dev.bus.domain == domain and dev.bus.number == busnr and dev.devfn == devfn:
             yield from K.get_device(dev)
             return dev

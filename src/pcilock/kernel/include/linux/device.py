@@ -13,7 +13,7 @@ reads it without the device lock), ``dead`` (``dev->p->dead``), ``registered``
 
 from __future__ import annotations
 
-from pcilock._engine_imports import Gate, Mutex, Shared
+from pcilock._engine_imports import Mutex, Shared
 
 
 class Device(Shared):
@@ -51,8 +51,9 @@ class DeviceDriver(Shared):
         super().__init__(**kw)
         self.name = name
         # bind/unbind are DRIVER_ATTR_IGNORE_LOCKDEP and never drained by device removal
-        self.kn = {a: Gate(f"kn->active {name}/{a}", f"kn->active#{a}", validate=False)
-                   for a in ("bind", "unbind")}
+        from .kernfs import KernfsNode
+
+        self.kn = {a: KernfsNode(f"drivers/{name}", a) for a in ("bind", "unbind")}
 
     def describe(self):
         return self.name

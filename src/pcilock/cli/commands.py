@@ -1,0 +1,228 @@
+"""The commands behind :mod:`pcilock.cli.main` (kept apart so ``--help`` stays fast)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from pcilock.engine import Budget, decode, encode, explore, replay
+from pcilock.engine.errors import ModelError, ReplayError
+from pcilock.kernel import load_all
+from pcilock.kernel._model import citation_of, relpath
+from pcilock.patches import RegimeError, build_table, parse_regime
+from pcilock.scenarios.program import make_program
+
+from .main import EXIT_INPUT, EXIT_MODEL_ERROR, fail_input
+
+DEFAULT_BUDGET = 300.0
+
+
+def _load(name):
+    from pcilock.scenarios.catalogue import resolve
+    from pcilock.scenarios.parse import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(resolve(name))
+    except ScenarioError as e:
+        fail_input(str(e))
+
+
+def _regime(text, where="--kernel"):
+    load_all()
+    try:
+        r = parse_regime(text)
+        build_table(r)
+    except RegimeError as e:
+        fail_input(f"{where} {text}: {e}")
+    return r
+
+
+def _cite(func, model_file):
+    return citation_of(func, model_file)
+
+
+def _scenario_meta(sc):
+    return {"id": sc.id, "title": sc.title, "path": sc.path, "links": list(sc.links)}
+
+
+def run_check(sc, regime, strategy=None, budget=None, seed=0, all_=False, progress=None):
+    strategy = strategy or sc.options.get("strategy", "dpor")
+    budget = budget if budget is not None else sc.options.get("budget", DEFAULT_BUDGET)
+    kw = {}
+    if "max_steps" in sc.options:
+        kw["max_steps"] = sc.options["max_steps"]
+    program = make_program(sc, regime)
+    result = explore(program, strategy, seed=seed, budget=Budget(seconds=budget), stop_on_first=not all_,
+                     progress=progress, **kw)
+    return result, strategy
+
+
+def _report(sc, scenario_arg, regime, result, strategy, seed):
+    from pcilock.report.build import build_report
+
+    def replay_command(found):
+        return f"pcilock replay {scenario_arg} --kernel {regime} --schedule {encode(found.schedule)}"
+
+    return build_report(scenario=_scenario_meta(sc), regime=str(regime), result=result, strategy=strategy,
+                        seed=seed, cite=_cite, replay_command=replay_command)
+
+
+def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html, dot):
+    from pcilock.report.io import check_writable, write_atomic
+
+    sc = _load(scenario)
+    regime = _regime(regime_text)
+    for path in (out, html, dot):
+        if path is not None:
+            try:
+                check_writable(path)
+            except (OSError, ValueError) as e:
+                fail_input(str(e))
+    progress = None
+    try:
+        from pcilock.report.progress import make_progress
+
+        progress = make_progress(sys.stderr)
+    except ImportError:
+        pass
+    result, strategy = run_check(sc, regime, strategy, budget, seed, all_, progress)
+    if progress is not None and hasattr(progress, "finish"):
+        progress.finish(result.stats.stop_reason)
+    report = _report(sc, scenario, regime, result, strategy, seed)
+    from pcilock.report.json import render_json
+    from pcilock.report.text import render_text
+
+    text = render_json(report) if fmt == "json" else render_text(report)
+    click.echo(text, nl=not text.endswith("\n"))
+    if out:
+        write_atomic(out, text)
+    if html:
+        from pcilock.report.html import render_html
+
+        write_atomic(html, render_html(report))
+    if dot:
+        from pcilock.report.dot import render_dot
+
+        write_atomic(dot, render_dot(report))
+    return result.exit_code
+
+
+def do_replay(scenario, regime_text, schedule, fmt):
+    sc = _load(scenario)
+    regime = _regime(regime_text)
+    try:
+        sched = decode(schedule)
+    except (ReplayError, ValueError) as e:
+        fail_input(f"--schedule {schedule!r}: {e}")
+    program = make_program(sc, regime)
+    try:
+        run = replay(program, sched, record=True)
+    except ReplayError as e:
+        fail_input(f"--schedule does not fit {sc.id} under {regime}: {e}")
+    except ModelError as e:
+        click.echo(f"model error: {e}", err=True)
+        return EXIT_MODEL_ERROR
+    ex = run.ex
+    events = []
+    for ev in ex.trace:
+        top = ev.stack[-1] if ev.stack else None
+        events.append({
+            "step": ev.step, "thread": ex.threads[ev.tid].name, "op": ev.text,
+            "at": f"{top[0]} {relpath(top[1])}:{top[2]}" if top else None,
+            "mirrors": _cite(top[0], top[1]) if top else None,
+            "held": [n for n, _ in ev.held], "notes": list(ev.notes or ()),
+        })
+    violations = [{"kind": v.kind, "message": v.message,
+                   "threads": [ex.threads[t].name for t in v.tids]} for v in ex.violations]
+    if fmt == "json":
+        click.echo(json.dumps({"scenario": sc.id, "regime": str(regime), "schedule": schedule,
+                               "events": events, "violations": violations}, indent=2))
+    else:
+        click.echo(f"replay of {sc.id} under {regime} ({len(events)} events)")
+        for e in events:
+            for n in e["notes"]:
+                click.echo(f"{'':5} {e['thread']:<14} # {n}")
+            held = f"  [holds {', '.join(e['held'])}]" if e["held"] else ""
+            click.echo(f"{e['step']:5} {e['thread']:<14} {e['op']:<44} {e['at'] or ''}{held}")
+        for v in violations:
+            click.echo(f"{v['kind'].upper()}: {v['message']} ({', '.join(v['threads'])})")
+        if not violations:
+            click.echo("no violation in this interleaving")
+    return 1 if violations else 0
+
+
+def do_list():
+    from pcilock.scenarios.catalogue import list_catalogue
+    from pcilock.scenarios.parse import ScenarioError
+
+    try:
+        scs = list_catalogue()
+    except ScenarioError as e:
+        fail_input(str(e))
+    for sc in scs:
+        click.echo(f"{sc.id}")
+        if sc.title:
+            click.echo(f"    {sc.title}")
+        for r, vs in sc.expect.items():
+            click.echo(f"    {r:<42} {' | '.join(vs)}")
+    return 0
+
+
+def do_matrix(names, fmt):
+    from pcilock.scenarios.catalogue import list_catalogue
+
+    scs = [_load(n) for n in names] if names else list_catalogue()
+    rows = []
+    bad = 0
+    errors = 0
+    for sc in scs:
+        for rtext, expected in sc.expect.items():
+            regime = _regime(rtext, where=f"{sc.path}: [expect]")
+            t0 = time.perf_counter()
+            result, strategy = run_check(sc, regime)
+            secs = time.perf_counter() - t0
+            ok = result.verdict in expected
+            if not ok:
+                bad += 1
+            if result.verdict == "model-error":
+                errors += 1
+            rows.append({"scenario": sc.id, "regime": rtext, "expected": list(expected),
+                         "verdict": result.verdict, "holds": ok, "strategy": strategy,
+                         "exhaustive": result.exhaustive, "executions": result.stats.executions,
+                         "events": result.stats.events, "seconds": round(secs, 2),
+                         "error": str(result.error) if result.error else None})
+            if fmt == "text":
+                mark = "ok  " if ok else "FAIL"
+                click.echo(f"{mark} {sc.id:<44} {rtext:<34} expect {'|'.join(expected):<20} "
+                           f"got {result.verdict:<12} {result.stats.executions:>7} exec "
+                           f"{secs:7.2f} s", )
+                if result.error:
+                    click.echo(f"     model error: {result.error}")
+    if fmt == "json":
+        click.echo(json.dumps({"rows": rows, "failures": bad}, indent=2))
+    else:
+        click.echo(f"{len(rows)} expectations, {len(rows) - bad} hold, {bad} do not")
+    if errors:
+        return EXIT_MODEL_ERROR
+    return 0 if bad == 0 else 1
+
+
+def do_explain(function, regime_text):
+    from .explain import explain
+
+    regime = _regime(regime_text)
+    table, _, changed = build_table(regime)
+    name = function.strip().rstrip("()")
+    if not explain(name, table, regime.base, click.echo):
+        close = sorted(n for n in table if name in n)[:10]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        fail_input(f"no model function {name!r} in {regime}{hint}")
+    if name in changed:
+        click.echo(f"\n  (this regime's version comes from {changed[name]})")
+    return 0
+
+
+_ = EXIT_INPUT
