@@ -40,6 +40,15 @@ def _regime(text, where="--kernel"):
     return r
 
 
+def _check_ops(sc, regime):
+    from pcilock.scenarios.parse import ScenarioError, check_regime
+
+    try:
+        check_regime(sc, regime)
+    except ScenarioError as e:
+        fail_input(str(e))
+
+
 def _cite(func, model_file):
     return citation_of(func, model_file)
 
@@ -49,6 +58,7 @@ def _scenario_meta(sc):
 
 
 def run_check(sc, regime, strategy=None, budget=None, seed=0, all_=False, progress=None):
+    all_ = all_ or bool(sc.options.get("all", False))
     strategy = strategy or sc.options.get("strategy", "dpor")
     budget = budget if budget is not None else sc.options.get("budget", DEFAULT_BUDGET)
     kw = {}
@@ -71,15 +81,17 @@ def _report(sc, scenario_arg, regime, result, strategy, seed):
 
 
 def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html, dot):
+    from pcilock.report import ReportPathError
     from pcilock.report.io import check_writable, write_atomic
 
     sc = _load(scenario)
     regime = _regime(regime_text)
+    _check_ops(sc, regime)
     for path in (out, html, dot):
         if path is not None:
             try:
                 check_writable(path)
-            except (OSError, ValueError) as e:
+            except (ReportPathError, OSError, ValueError) as e:
                 fail_input(str(e))
     progress = None
     try:
@@ -92,7 +104,7 @@ def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html
     if progress is not None and hasattr(progress, "finish"):
         progress.finish(result.stats.stop_reason)
     report = _report(sc, scenario, regime, result, strategy, seed)
-    from pcilock.report.json import render_json
+    from pcilock.report.jsonout import render_json
     from pcilock.report.text import render_text
 
     text = render_json(report) if fmt == "json" else render_text(report)
