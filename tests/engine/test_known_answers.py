@@ -126,7 +126,8 @@ def test_spawn_join_happens_before():
 
 def test_completion_orders_data():
     assert run_all(toys.completion_handshake()).verdict == "ok"
-    r = explore(toys.completion_handshake(broken=True))
+    # the broken handshake is also a data race on x0 (tests/detectors); the check alone:
+    r = explore(toys.completion_handshake(broken=True), races=False)
     assert r.verdict == "warn"
     assert "data not ready" in r.found[0].message
 
@@ -143,14 +144,15 @@ def test_trylock_outcomes_are_all_explored():
 
 
 def test_choice_values_are_all_explored():
-    r = explore(toys.choice_program())
+    r = explore(toys.choice_program(), races=False)  # A's write and B's read of x0 race, too
     assert r.verdict == "warn"
     assert decode(encode(r.found[0].schedule)) == r.found[0].schedule
     assert any(c == 2 for _t, c in r.found[0].schedule)
 
 
 def test_budget_exhaustion_is_inconclusive_never_ok():
-    r = explore(toys.lastzero(8), budget=Budget(executions=5), stop_on_first=False)
+    # lastzero's plain accesses race by design: this is about the budget
+    r = explore(toys.lastzero(8), budget=Budget(executions=5), stop_on_first=False, races=False)
     assert r.verdict == "inconclusive"
     assert not r.exhaustive
     assert r.stats.stop_reason.value == "budget"

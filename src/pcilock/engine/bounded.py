@@ -87,8 +87,11 @@ class BoundedSearch:
     """Depth-first enumeration of the schedules with at most *bound* preemptions."""
 
     def __init__(self, program, bound, allowed=None, budgets=None, max_len=None, max_steps=None,
-                 observers=None, stop_on_violation=True, final_checks=True):
+                 observers=None, stop_on_violation=True, final_checks=True, races=True,
+                 stop_signature=None):
         self.program = program
+        self.races = races
+        self.stop_signature = stop_signature
         self.bound = bound
         self.allowed = allowed
         self.budgets = budgets
@@ -106,7 +109,8 @@ class BoundedSearch:
             pol = _Policy(self)
             r = run_one(self.program, pol, observers=self.observers() if self.observers else (),
                         max_steps=self.max_steps, stop_on_violation=self.stop_on_violation,
-                        final_checks=self.final_checks)
+                        final_checks=self.final_checks, races=self.races,
+                        stop_signature=self.stop_signature)
             r.preemptions = pol.cost
             yield r
             # backtrack to the deepest point with an untried alternative
@@ -127,8 +131,9 @@ class BoundedExplorer:
     name = "bounded"
 
     def __init__(self, program, max_bound=2, stop_on_first=True, budget=None, max_steps=None,
-                 observers=None, progress=None):
+                 observers=None, progress=None, races=True):
         self.program = program
+        self.races = races
         self.max_bound = max_bound
         self.stop_on_first = stop_on_first
         self.budget = budget or Budget()
@@ -148,7 +153,8 @@ class BoundedExplorer:
         try:
             for bound in range(self.max_bound + 1):
                 search = BoundedSearch(self.program, bound, max_steps=self.max_steps,
-                                       observers=self.observers, stop_on_violation=self.stop_on_first)
+                                       observers=self.observers, stop_on_violation=self.stop_on_first,
+                                       races=self.races)
                 for r in search.runs():
                     stats.executions += 1
                     stats.complete += 1

@@ -30,6 +30,17 @@ object's history can stop there.
 Pending (not yet performed) operations whose outcome is unknown, such as a
 trylock, get a conservative mode related to everything either outcome is
 related to; sleep sets use it.
+
+One operation touches several objects: ``free(obj)`` conflicts with every
+access to any shared field of *obj* and with every operation on the lock
+objects it owns (a use before the free and a use after it are different
+outcomes, so the explorers must try both orders).  Its footprint is a
+:class:`MultiHist` over all those histories, in mode ``FREE``, which is a
+``RACE`` with every mode (also with itself: a double free).  The free is
+recorded in each of the histories, so later events on any of them see it as
+an ordinary dependent event; only code comparing two footprints directly
+(sleep sets, initials, wakeup trees) needs :func:`fp_dependent` /
+:func:`keys_dependent`.
 """
 
 from __future__ import annotations
@@ -83,6 +94,8 @@ G_CLOSE = _mode("close")
 G_WAIT = _mode("drain")
 G_REENTER = _mode("reenter")
 G_ENTER = _mode("enter?")
+# lifetime: free() of a Shared object (see MultiHist)
+FREE = _mode("free")
 
 NMODES = len(_modes)
 MODE_NAMES = tuple(_modes)
@@ -174,6 +187,94 @@ for _m in _G + (G_ENTER,):
     _set(G_ENTER, _m, RACE if _m in (G_CLOSE,) else NONE)
 # a closer's outcome (drain at once or wait) depends on every change of the count
 
+# -- free: conflicts with every event on every object it covers, and with another free
+for _m in range(NMODES):
+    _set(FREE, _m, RACE)
+TOTAL[FREE] = 1
+
+
+class MultiKey(tuple):
+    """Stable key of a :class:`MultiHist`: the tuple of its histories' keys."""
+
+    __slots__ = ()
+
+
+class MultiHist:
+    """Footprint of an event touching several objects at once (``free``).
+
+    ``hists`` are the histories of every shared field of the freed object and
+    of the lock objects it owns; ``key`` is their keys, for comparisons across
+    executions.  Events are appended to every one of the histories.
+    """
+
+    __slots__ = ("hists", "key")
+
+    def __init__(self, hists):
+        self.hists = tuple(hists)
+        self.key = MultiKey(h.key for h in self.hists)
+
+    def __repr__(self):
+        return f"<multi {list(self.key)}>"
+
+
+def life_hist(obj):
+    """The footprint of ``free(obj)`` (created once per object and execution)."""
+    mh = obj._mh
+    if mh is None:
+        from .objects import Hist
+
+        hists = []
+        fh = obj._fh
+        for field in obj._v:
+            h = fh.get(field)
+            if h is None:
+                h = fh[field] = Hist(("field", obj.describe(), field))
+            hists.append(h)
+        for so in obj.owned_sync_objects():
+            hists.append(so._h)
+        mh = MultiHist(hists)
+        object.__setattr__(obj, "_mh", mh)
+    return mh
+
+
+def keys_dependent(k1, m1, k2, m2):
+    """Are events with stable keys *k1*, *k2* and modes *m1*, *m2* dependent?"""
+    if k1 is None or k2 is None:
+        return False
+    if k1 == k2:
+        return bool(REL[m1 * NMODES + m2])
+    t1 = type(k1) is MultiKey
+    t2 = type(k2) is MultiKey
+    if not (t1 or t2):
+        return False
+    a = k1 if t1 else (k1,)
+    b = k2 if t2 else (k2,)
+    if not REL[m1 * NMODES + m2]:
+        return False
+    for x in a:
+        if x in b:
+            return True
+    return False
+
+
+def fp_dependent(h1, m1, h2, m2):
+    """Are footprints ``(h1, m1)`` and ``(h2, m2)`` of one execution dependent?"""
+    if h1 is None or h2 is None:
+        return False
+    if h1 is h2:
+        return bool(REL[m1 * NMODES + m2])
+    t1 = type(h1) is MultiHist
+    t2 = type(h2) is MultiHist
+    if not (t1 or t2) or not REL[m1 * NMODES + m2]:
+        return False
+    a = h1.hists if t1 else (h1,)
+    b = h2.hists if t2 else (h2,)
+    for x in a:
+        for y in b:
+            if x is y:
+                return True
+    return False
+
 
 def pending_mode(op):
     """Mode of the event a pending operation would perform in the current state.
@@ -232,11 +333,17 @@ def pending_mode(op):
         return op[1]._h, G_WAIT
     if code == O.GATE_REENTER:
         return op[1]._h, G_REENTER
+    if code == O.FREE:
+        return life_hist(op[1]), FREE
     return None, 0
 
 
 def related(hist_a, mode_a, hist_b, mode_b):
     """Relation between two footprints (NONE when they touch different objects)."""
-    if hist_a is None or hist_a is not hist_b:
+    if hist_a is None or hist_b is None:
+        return NONE
+    if hist_a is not hist_b:
+        if fp_dependent(hist_a, mode_a, hist_b, mode_b):
+            return REL[mode_a * NMODES + mode_b]
         return NONE
     return REL[mode_a * NMODES + mode_b]

@@ -46,6 +46,8 @@ _REL = deps.REL
 _N = deps.NMODES
 _TOTAL = deps.TOTAL
 _RACE = deps.RACE
+_MultiHist = deps.MultiHist
+_MultiKey = deps.MultiKey
 
 
 class Node:
@@ -62,7 +64,7 @@ class Node:
 
 
 class _Ev:
-    __slots__ = ("tid", "seq", "clock", "key", "mode", "spawner", "spawned", "joined")
+    __slots__ = ("tid", "seq", "clock", "key", "mode", "spawner", "spawned", "joined", "choice")
 
     def __init__(self, tid, seq, clock, key, mode):
         self.tid = tid
@@ -73,6 +75,7 @@ class _Ev:
         self.spawner = None  # first event of a spawned thread: (parent tid, spawn seq)
         self.spawned = None  # SPAWN: the child's tid
         self.joined = None  # JOIN: the joined thread's tid
+        self.choice = None  # CHOOSE: the value chosen
 
 
 def initials(w):
@@ -89,6 +92,7 @@ def initials(w):
     out = []
     for x in w:
         xt = x.tid
+        key = x.key
         if xt not in seen:
             seen.add(xt)
             ok = True
@@ -96,22 +100,36 @@ def initials(w):
                 ok = False
             elif x.joined is not None and x.joined in seen:
                 ok = False
-            elif x.key is not None:
+            elif key is not None:
                 row = x.mode
-                for m in modes.get(x.key, ()):
-                    if _REL[m * _N + row]:
-                        ok = False
+                for k in (key if type(key) is _MultiKey else (key,)):
+                    for m in modes.get(k, ()):
+                        if _REL[m * _N + row]:
+                            ok = False
+                            break
+                    if not ok:
                         break
             if ok:
                 out.append(xt)
         present.add((xt, x.seq))
-        if x.key is not None:
-            ms = modes.get(x.key)
-            if ms is None:
-                modes[x.key] = [x.mode]
-            else:
-                ms.append(x.mode)
+        if key is not None:
+            for k in (key if type(key) is _MultiKey else (key,)):
+                ms = modes.get(k)
+                if ms is None:
+                    modes[k] = [x.mode]
+                else:
+                    ms.append(x.mode)
     return out
+
+
+def _merged(mh):
+    """The entries of the histories of a :class:`~pcilock.engine.deps.MultiHist`, by event."""
+    seen = {}
+    for h in mh.hists:
+        for ent in h:
+            if ent[0] not in seen:
+                seen[ent[0]] = ent
+    return [seen[k] for k in sorted(seen)]
 
 
 def _join(into, other):
@@ -142,16 +160,18 @@ class DporTracker:
         newc = list(C)
         if len(newc) <= tid:
             newc.extend([0] * (tid + 1 - len(newc)))
+        multi = type(hist) is _MultiHist
         if hist is not None:
             # happens-before: join every dependent earlier event (a total one covers the rest)
-            for j in range(len(hist) - 1, -1, -1):
-                eidx, emode = hist[j]
-                if _REL[emode * _N + mode]:
-                    ev = events[eidx]
-                    if ev.tid != tid:
-                        _join(newc, ev.clock)
-                    if _TOTAL[emode]:
-                        break
+            for h in (hist.hists if multi else (hist,)):
+                for j in range(len(h) - 1, -1, -1):
+                    eidx, emode = h[j]
+                    if _REL[emode * _N + mode]:
+                        ev = events[eidx]
+                        if ev.tid != tid:
+                            _join(newc, ev.clock)
+                        if _TOTAL[emode]:
+                            break
         code = op[0]
         if code == O.JOIN:
             fc = op[1].final_clock
@@ -166,9 +186,17 @@ class DporTracker:
             value.spawn_seq = seq
         elif code == O.JOIN:
             e.joined = op[1].tid
-        if hist is not None and self.analyzing:
-            self._races(hist, len(hist), e, C, idx, False)
-        if hist is not None:
+        elif code == O.CHOOSE:
+            e.choice = value
+        if multi:
+            if self.analyzing:
+                merged = _merged(hist)
+                self._races(merged, len(merged), e, C, idx, False, False)
+            for h in hist.hists:
+                h.append((idx, mode))
+        elif hist is not None:
+            if self.analyzing:
+                self._races(hist, len(hist), e, C, idx, False)
             hist.append((idx, mode))
         t.clock = newc
         events.append(e)
@@ -177,7 +205,7 @@ class DporTracker:
             if value.done:
                 value.final_clock = value.clock
 
-    def _races(self, hist, n, e, C, e_idx, virtual):
+    def _races(self, hist, n, e, C, e_idx, virtual, total_break=True):
         """Find the races of event e (thread *tid*, clock before it *C*) and reverse them.
 
         Scanning the object's history backwards, an earlier event d races with e
@@ -185,6 +213,10 @@ class DporTracker:
         by the thread's own past or by a later race.  A race whose reversal is
         infeasible (no initial enabled at d's node) does not cover the events
         before it: the race that matters may be further back.
+
+        *hist* may be the merged histories of a multi-object event (a free);
+        a total event of one object then says nothing about the others, so the
+        scan does not stop there (``total_break`` False).
         """
         events = self.events
         mode = e.mode
@@ -212,7 +244,7 @@ class DporTracker:
                         copied = True
                     _join(imm, ev.clock)
                     covered = True
-            if covered and _TOTAL[emode]:
+            if covered and total_break and _TOTAL[emode]:
                 break
 
     def pending_races(self, ex, t):
@@ -224,7 +256,7 @@ class DporTracker:
         a candidate, and reversals with no enabled initial are dropped.
         """
         hist, mode = deps.pending_mode(t.pending)
-        if hist is None:
+        if hist is None or type(hist) is _MultiHist:  # a free never blocks
             return
         events = self.events
         tid = t.tid
@@ -249,13 +281,15 @@ class DporExplorer:
     :param budget: a :class:`~pcilock.engine.result.Budget`.
     :param observers: factory returning fresh detectors for each execution.
     :param progress: optional callable ``(stats)`` called about once a second.
+    :param races: run the data-race detector in every execution.
     """
 
     name = "source-dpor"
 
     def __init__(self, program, stop_on_first=True, budget=None, max_steps=None,
-                 observers=None, progress=None, on_complete=None):
+                 observers=None, progress=None, on_complete=None, races=True):
         self.program = program
+        self.races = races
         self.on_complete = on_complete  # hook (execution, tracker) for tests and statistics
         self.stop_on_first = stop_on_first
         self.budget = budget or Budget()
@@ -312,7 +346,8 @@ class DporExplorer:
         obs = self.observers() if self.observers else ()
         self.ex = None
         ex = Execution(self.program, tracker=tracker, observers=obs,
-                       stop_on_violation=self.stop_on_first, registry=self.registry, **kw)
+                       stop_on_violation=self.stop_on_first, registry=self.registry,
+                       races=self.races, **kw)
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads
@@ -372,6 +407,9 @@ class DporExplorer:
                 for q, (qh, qm) in sleepers:
                     if qh is not None and qh is hist and _REL[qm * _N + mode]:
                         continue
+                    if (type(qh) is _MultiHist or type(hist) is _MultiHist) and \
+                            deps.fp_dependent(qh, qm, hist, mode):
+                        continue
                     sleep.append(q)
             last = tid
             i += 1
@@ -382,6 +420,10 @@ class DporExplorer:
             if (ex.nsteps & 4095) == 0 and self._clock.exhausted(self.stats.executions):
                 return ex, "budget"
         if sleep_blocked:
+            # the threads blocked here may be blocked by a race that no complete
+            # execution will show (the sleeping thread that would run next was
+            # explored before, in an execution where nothing blocked them)
+            self._blocked_races(ex, tracker)
             return ex, "sleep-blocked"
         for t in ex.order:
             if t.pending is not None and not ex.is_enabled(t):
@@ -395,6 +437,12 @@ class DporExplorer:
         if self.on_complete is not None:
             self.on_complete(ex, tracker)
         return ex, "complete"
+
+    @staticmethod
+    def _blocked_races(ex, tracker):
+        for t in ex.order:
+            if t.pending is not None and not ex.is_enabled(t):
+                tracker.pending_races(ex, t)
 
     def _pick(self, node, ex):
         for b in node.backtrack:

@@ -27,6 +27,18 @@ reduction each step reports its *footprint*: the object touched and an access
 Nothing here iterates over sets or orders by ``id()``: threads are numbered in
 creation order and every structure is a list or an insertion-ordered dict, so
 the same schedule gives the same execution, byte for byte.
+
+Detectors built into every execution (so that exploration, minimisation and
+replay see the same violations):
+
+* *use after free*: after ``free(obj)``, an access to one of *obj*'s shared
+  fields, an operation on a lock object it owns, or a second free is a ``uaf``
+  violation with the stacks of the use and of the free;
+* *exit holding a lock*: a thread that finishes while it still holds a mutex,
+  an rw semaphore or a gate reference is a ``warn`` violation (lockdep's "lock
+  held when returning to user space"); threads stopped by a fatal check keep
+  their locks without a report;
+* *data races* (``races=True``, the default): see :mod:`pcilock.engine.races`.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ from . import deps
 from . import ops as O
 from .errors import ModelError, StuckStepError
 from .objects import Completion, Hist, Shared
+from .races import RaceDetector
 
 DEFAULT_MAX_STEPS = 200_000
 
@@ -51,7 +64,7 @@ class ThreadState:
 
     __slots__ = (
         "tid", "name", "gen", "pending", "done", "held", "clock", "seq",
-        "parent", "nspawn", "stack", "dead", "hbclock", "final_clock", "spawn_seq",
+        "parent", "nspawn", "stack", "dead", "hbclock", "final_clock", "spawn_seq", "result",
     )
 
     def __init__(self, tid, name, gen, parent):
@@ -70,6 +83,7 @@ class ThreadState:
         self.hbclock = None  # happens-before clock for the race detector
         self.final_clock = None
         self.spawn_seq = 0  # the parent's event count at the spawn (for DPOR)
+        self.result = None  # the generator's return value once done (read after a join)
 
     def __repr__(self):
         return f"<thread {self.tid} {self.name}>"
@@ -139,11 +153,12 @@ class Execution:
     :param program: a :class:`pcilock.engine.program.Program`.
     :param tracker: optional DPOR tracker receiving every event's footprint.
     :param record: keep a full trace with call stacks (for reports and replay).
-    :param observers: detectors receiving every event (race detector, ...).
+    :param observers: detectors receiving every event (lock-order graph, ...).
+    :param races: run the data-race detector (:mod:`pcilock.engine.races`).
     """
 
     def __init__(self, program, tracker=None, record=False, max_steps=DEFAULT_MAX_STEPS,
-                 observers=(), stop_on_violation=True, registry=None):
+                 observers=(), stop_on_violation=True, registry=None, races=True):
         self.program = program
         self.tracker = tracker
         self.record = record
@@ -165,6 +180,9 @@ class Execution:
         self.deadlocked = []  # tids already reported in a deadlock cycle
         self.world = None
         self.choices = []  # values returned by CHOOSE, in order
+        self.nfreed = 0  # objects freed so far (use-after-free checks start with the first)
+        self._reported = set()  # membership only: signatures of uaf/race reported here
+        self.race = RaceDetector(self) if races else None
         setup = program.setup()
         self.world = setup.world
         for spec in setup.threads:
@@ -218,8 +236,9 @@ class Execution:
             progress[1] = True
             try:
                 op = gen.send(value)
-            except StopIteration:
+            except StopIteration as stop:
                 progress[1] = False
+                t.result = stop.value
                 self._finish(t)
                 return
             except ModelError as ex:
@@ -263,6 +282,31 @@ class Execution:
         t.pending = None
         t.done = True
         t.final_clock = t.clock
+        if t.held:
+            self._exited_holding(t)
+
+    def _exited_holding(self, t):
+        """lockdep's "lock held when returning to user space": a thread ended holding locks."""
+        names = [o.name for o, _m in t.held]
+        held = []
+        for o, m in t.held:
+            held.append({"lock": o.name, "mode": m, "frames": self._acquired_at(t, o)})
+        what = ", ".join(f"{n}" for n in names)
+        plural = "s" if len(names) > 1 else ""
+        msg = f"task {t.name} exited holding lock{plural} {what}"
+        func = t.gen.gi_code.co_name if hasattr(t.gen, "gi_code") else None
+        sig = ("warn", "exited holding lock", func, tuple(names))
+        self.add_violation("warn", msg, [t.tid], detail={"frames": held[0]["frames"], "held": held},
+                           signature=sig)
+
+    def _acquired_at(self, t, obj):
+        """Stack of *t*'s last acquisition of *obj* (only known when recording a trace)."""
+        if not self.trace:
+            return []
+        for ev in reversed(self.trace):
+            if ev.tid == t.tid and ev.obj is obj and ev.op[0] in _ACQUIRES and ev.result is not False:
+                return list(ev.stack or [])
+        return []
 
     # -- enabledness and waits ---------------------------------------------------
     def is_enabled(self, t):
@@ -405,9 +449,13 @@ class Execution:
             stack = t.stack
         handler = _HANDLERS[op[0]]
         self._choice = choice
+        if self.nfreed:
+            self._check_use(t, op)
         value, hist, mode, advance = handler(self, t, op)
         if op[0] == O.CHOOSE:
             self.choices.append(value)
+        if self.race is not None:
+            self.race.on_event(t, op, value, hist)
         if self.tracker is not None:
             self.tracker.on_event(self, t, op, hist, mode, value)
         for ob in self.observers:
@@ -440,6 +488,58 @@ class Execution:
         sig = ("deadlock", tuple(sorted(waits)))
         self.add_violation("deadlock", f"wait-for cycle {names}", cyc, detail={"cycle": cyc},
                            signature=sig)
+
+    # -- use after free -------------------------------------------------------------------
+    def _check_use(self, t, op):
+        code = op[0]
+        if code in _NO_OBJECT:
+            return
+        obj = op[1]
+        if code in _FIELD_OPS:
+            if not obj._freed:
+                return
+            owner, lk = obj, None
+        else:
+            owner = obj._freed
+            if owner is None:
+                return
+            lk = obj
+        self._report_uaf(t, op, owner, lk)
+
+    def _report_uaf(self, t, op, owner, lk):
+        code = op[0]
+        frames = frames_of(t.gen)
+        ftid, fname, fframes, fstep = owner._free_info
+        oname = _objname(owner)
+        tname = type(owner).__name__
+        if code == O.FREE:
+            what = f"double free of {tname} {oname}"
+            target = "free"
+        elif lk is None:
+            what = f"{O.OP_NAMES[code]} of {tname}.{op[2]} of {oname} after it was freed"
+            target = op[2]
+        else:
+            what = (f"{O.OP_NAMES[code]}({lk.name}) on a lock of {tname} {oname} after it was freed")
+            target = lk.name
+        use_at = frames[-1] if frames else None
+        free_at = fframes[-1] if fframes else None
+        sig = ("uaf", tname, oname, target, O.OP_NAMES[code], use_at, free_at)
+        if sig in self._reported:
+            return
+        self._reported.add(sig)
+        msg = f"use after free: {t.name}: {what} by {fname}"
+        if use_at is not None:
+            msg += f" (use at {_short_loc(use_at)}"
+            msg += f", free at {_short_loc(free_at)})" if free_at is not None else ")"
+        detail = {
+            "frames": frames,
+            "object": f"{tname} {oname}",
+            "use": {"thread": t.name, "op": O.OP_NAMES[code], "target": target, "frames": frames},
+            "free": {"thread": fname, "frames": list(fframes), "step": fstep},
+            "steps": [fstep],
+        }
+        tids = [t.tid] if ftid == t.tid else [t.tid, ftid]
+        self.add_violation("uaf", msg, tids, detail=detail, signature=sig)
 
     def add_violation(self, kind, message, tids, detail=None, signature=None):
         v = Violation(kind, message, list(tids), self.nsteps - 1 if self.nsteps else 0, detail, signature)
@@ -539,9 +639,21 @@ def _op_obj(op):
         return None
     if code == O.JOIN:
         return None
-    if code in (O.READ, O.WRITE, O.RMW):
+    if code in (O.READ, O.WRITE, O.RMW, O.FREE):
         return None
     return op[1]
+
+
+# operations without an object argument, on fields, and acquiring locks
+_NO_OBJECT = frozenset((O.SPAWN, O.JOIN, O.CHOOSE, O.YIELD))
+_FIELD_OPS = frozenset((O.READ, O.WRITE, O.RMW, O.FREE))
+_ACQUIRES = frozenset((O.LOCK, O.TRYLOCK, O.DOWN_READ, O.DOWN_WRITE, O.DOWN_WRITE_WAIT,
+                       O.DOWN_READ_TRYLOCK, O.DOWN_WRITE_TRYLOCK, O.GATE_ENTER, O.GATE_REENTER))
+
+
+def _short_loc(loc):
+    func, path, line = loc
+    return f"{path.rsplit('/', 1)[-1]}:{line} in {func}"
 
 
 def describe_op(op, value=None):
@@ -564,6 +676,8 @@ def describe_op(op, value=None):
         return f"choose{label} -> {value}"
     if code == O.YIELD:
         return f"{op[1] or 'schedule'}"
+    if code == O.FREE:
+        return f"free({_objname(op[1])})"
     obj = op[1]
     text = f"{name}({obj.name})"
     if code in (O.TRYLOCK, O.DOWN_READ_TRYLOCK, O.DOWN_WRITE_TRYLOCK, O.TRY_WAIT_COMPLETION,
@@ -823,6 +937,18 @@ def _h_yield(ex, t, op):
     return None, None, 0, True
 
 
+def _h_free(ex, t, op):
+    obj = op[1]
+    mh = deps.life_hist(obj)
+    if not obj._freed:
+        object.__setattr__(obj, "_freed", True)
+        object.__setattr__(obj, "_free_info", (t.tid, t.name, frames_of(t.gen), ex.nsteps - 1))
+        for so in obj.owned_sync_objects():
+            so._freed = obj
+        ex.nfreed += 1
+    return None, mh, deps.FREE, True
+
+
 _HANDLERS = {
     O.LOCK: _h_lock, O.TRYLOCK: _h_trylock, O.UNLOCK: _h_unlock,
     O.DOWN_READ: _h_down_read, O.DOWN_WRITE: _h_down_write, O.DOWN_WRITE_WAIT: _h_down_write_wait,
@@ -833,6 +959,6 @@ _HANDLERS = {
     O.SPAWN: _h_spawn, O.JOIN: _h_join, O.READ: _h_read, O.WRITE: _h_write, O.RMW: _h_rmw,
     O.CHOOSE: _h_choose, O.GATE_ENTER: _h_gate_enter, O.GATE_LEAVE: _h_gate_leave,
     O.GATE_CLOSE: _h_gate_close, O.GATE_WAIT: _h_gate_wait, O.GATE_REENTER: _h_gate_reenter,
-    O.YIELD: _h_yield,
+    O.YIELD: _h_yield, O.FREE: _h_free,
 }
 

@@ -5,6 +5,15 @@ counterexample: minimised (:mod:`pcilock.engine.minimize`) and replayed with
 tracing on.  The replay must reproduce a violation with the same signature;
 if it does not, the model is nondeterministic and that is a model error, not a
 verdict (Hypothesis's ``FlakyFailure``, stateright's path check).
+
+With ``stop_on_first=False`` (the CLI's ``--all``) exploration goes on after
+violations and every distinct one (by signature: kind and code locations) is
+minimised and traced; the verdict is the most severe kind.
+
+Detectors: use after free, exit holding a lock and failed checks are always
+on; the data-race detector (``races``) runs in exploration, minimisation and
+replay alike; the lock-order graph (``lock_graph``) observes every execution
+of the exploration and is returned as ``result.lock_graph``.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 from .bounded import BoundedExplorer
 from .dpor import DporExplorer
 from .errors import ModelError, NondeterminismError
+from .lockgraph import LockGraph
 from .minimize import count_preemptions, minimize
 from .optimal import OptimalDporExplorer
 from .pct import PctExplorer
@@ -24,9 +34,9 @@ STRATEGIES = ("dpor", "source-dpor", "random", "pct", "bounded")
 
 
 def make_explorer(program, strategy="dpor", *, seed=0, budget=None, stop_on_first=True, max_steps=None,
-                  observers=None, progress=None, pct_depth=2, max_bound=2, runs=None):
+                  observers=None, progress=None, pct_depth=2, max_bound=2, runs=None, races=True):
     common = dict(stop_on_first=stop_on_first, budget=budget or Budget(), max_steps=max_steps,
-                  observers=observers, progress=progress)
+                  observers=observers, progress=progress, races=races)
     if strategy == "dpor":
         return OptimalDporExplorer(program, **common)
     if strategy == "source-dpor":
@@ -42,47 +52,69 @@ def make_explorer(program, strategy="dpor", *, seed=0, budget=None, stop_on_firs
 
 def explore(program, strategy="dpor", *, seed=0, budget=None, stop_on_first=True, minimize_found=True,
             max_steps=None, observers=None, progress=None, pct_depth=2, max_bound=2, runs=None,
-            minimize_runs=1500, record=True, step_limit=5.0):
+            minimize_runs=1500, record=True, step_limit=5.0, races=True, lock_graph=True):
     """Explore *program* and return a :class:`~pcilock.engine.result.Result`.
 
     Each :class:`~pcilock.engine.result.Found` of the result carries a
     (minimised) schedule and, with ``record``, the traced replay in ``trace``.
+
+    :param races: run the data-race detector (``race`` violations).
+    :param lock_graph: record the lock-order graph of every execution; the
+        result's ``lock_graph`` is then a :class:`~pcilock.engine.lockgraph.LockGraph`
+        (``result.lock_graph.to_json()``), else None.  Pass a ``LockGraph`` to
+        choose its limits or to accumulate several explorations in one graph.
     """
     with Watchdog(step_limit):
         return _explore(program, strategy, seed, budget, stop_on_first, minimize_found, max_steps,
-                        observers, progress, pct_depth, max_bound, runs, minimize_runs, record)
+                        observers, progress, pct_depth, max_bound, runs, minimize_runs, record, races,
+                        lock_graph)
 
 
 def _explore(program, strategy, seed, budget, stop_on_first, minimize_found, max_steps, observers,
-             progress, pct_depth, max_bound, runs, minimize_runs, record):
+             progress, pct_depth, max_bound, runs, minimize_runs, record, races=True, lock_graph=True):
+    graph = None
+    obs = observers
+    if lock_graph:
+        graph = lock_graph if isinstance(lock_graph, LockGraph) else LockGraph()
+        obs = _with_graph(observers, graph)
     ex = make_explorer(program, strategy, seed=seed, budget=budget, stop_on_first=stop_on_first,
-                       max_steps=max_steps, observers=observers, progress=progress, pct_depth=pct_depth,
-                       max_bound=max_bound, runs=runs)
+                       max_steps=max_steps, observers=obs, progress=progress, pct_depth=pct_depth,
+                       max_bound=max_bound, runs=runs, races=races)
     result = ex.run()
     result.seed = seed
+    result.lock_graph = graph
     if result.error is not None:
         return result
     try:
         for f in result.found:
             if minimize_found:
-                sched, pre = minimize(program, f, max_runs=minimize_runs, max_steps=max_steps)
+                sched, pre = minimize(program, f, max_runs=minimize_runs, max_steps=max_steps,
+                                      races=races)
                 f.minimized = sched != f.schedule
                 f.schedule = sched
                 f.preemptions = pre
             elif f.preemptions is None:
                 f.preemptions = count_preemptions(program, f.schedule, max_steps)
             if record:
-                f.trace = trace_of(program, f, observers, max_steps)
+                f.trace = trace_of(program, f, observers, max_steps, races=races)
     except ModelError as e:
         result.verdict = "model-error"
         result.error = e
     return result
 
 
-def trace_of(program, found, observers=None, max_steps=None):
+def _with_graph(observers, graph):
+    def factory():
+        obs = list(observers()) if observers else []
+        obs.append(graph.observer())
+        return obs
+    return factory
+
+
+def trace_of(program, found, observers=None, max_steps=None, races=True):
     """Replay *found*'s schedule with tracing; check it reproduces the violation."""
     run = replay(program, found.schedule, record=True, observers=observers() if observers else (),
-                 max_steps=max_steps, stop_on_violation=False)
+                 max_steps=max_steps, stop_on_violation=False, races=races)
     for v in run.ex.violations:
         if v.signature == found.signature:
             found.tids = v.tids

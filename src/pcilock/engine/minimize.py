@@ -41,7 +41,7 @@ def _clocked_replay(program, schedule, max_steps):
     from .execution import Execution
 
     kw = {} if max_steps is None else {"max_steps": max_steps}
-    ex = Execution(program, tracker=tracker, **kw)
+    ex = Execution(program, tracker=tracker, races=False, **kw)
     for tid, choice in schedule:
         if ex.thread(tid) is None or not ex.is_enabled(ex.threads[tid]):
             return None, None
@@ -83,11 +83,18 @@ def _reproduces(run, signature):
     return any(v.signature == signature for v in run.ex.violations)
 
 
-def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None):
-    """Return ``(schedule, preemptions)`` of a minimal counterexample for *found*."""
+def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None, races=True):
+    """Return ``(schedule, preemptions)`` of a minimal counterexample for *found*.
+
+    Candidate runs stop at the violation sought (other violations met on the way
+    do not end them).  The race detector runs only when it is enabled and
+    *found* is a race (the other detectors do not depend on it).
+    """
+    races = races and found.kind == "race"
     try:
         core = causal_core(program, found, max_steps)
-        r = replay(program, core, record=False, max_steps=max_steps, stop_on_violation=False)
+        r = replay(program, core, record=False, max_steps=max_steps, stop_on_violation=False,
+                   races=races)
         if not _reproduces(r, found.signature):
             core = list(found.schedule)
     except ModelError:
@@ -101,7 +108,7 @@ def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None):
     for bound in range(max_bound + 1):
         search = BoundedSearch(program, bound, allowed=allowed, budgets=budgets,
                                max_len=len(core), max_steps=max_steps, stop_on_violation=True,
-                               final_checks=True)
+                               final_checks=True, races=races, stop_signature=found.signature)
         for r in search.runs():
             runs += 1
             if _reproduces(r, found.signature):
@@ -120,7 +127,8 @@ def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None):
 def count_preemptions(program, schedule, max_steps=None):
     """Preemptions of *schedule*: switches away from a thread still enabled."""
     try:
-        r = replay(program, schedule, record=False, max_steps=max_steps, stop_on_violation=False)
+        r = replay(program, schedule, record=False, max_steps=max_steps, stop_on_violation=False,
+                   races=False)
     except ModelError:
         return None
     n = 0

@@ -29,15 +29,16 @@ class Hist(list):
     events look dependent, never independent.
     """
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "racc")
 
     def __init__(self, key):
         super().__init__()
         self.key = key
+        self.racc = None  # race detector: recent accesses of this field (races.py)
 
 
 class SyncObject:
-    __slots__ = ("name", "lock_class", "validate", "_h", "_clock")
+    __slots__ = ("name", "lock_class", "validate", "_h", "_clock", "_freed")
     kind = "object"
 
     def __init__(self, name, lock_class=None, validate=True):
@@ -45,7 +46,8 @@ class SyncObject:
         self.lock_class = lock_class if lock_class is not None else name
         self.validate = validate
         self._h = Hist((self.kind, name))  # DPOR history
-        self._clock = None  # happens-before clock carried by release/acquire
+        self._clock = None  # happens-before clock carried by release/acquire (races.py)
+        self._freed = None  # the Shared object it belongs to, once that was freed
 
     def __repr__(self):
         return f"<{self.kind} {self.name}>"
@@ -73,7 +75,7 @@ class RWSem(SyncObject):
     behaviours, which is what a deadlock search wants).
     """
 
-    __slots__ = ("readers", "writer", "wwait")
+    __slots__ = ("readers", "writer", "wwait", "_rclock")
     kind = "rwsem"
 
     def __init__(self, name, lock_class=None, validate=True):
@@ -81,6 +83,7 @@ class RWSem(SyncObject):
         self.readers = []  # thread indices, one entry per read hold
         self.writer = None
         self.wwait = []  # thread indices of queued writers
+        self._rclock = None  # happens-before clock of the readers' releases (races.py)
 
 
 class Completion(SyncObject):
@@ -152,9 +155,17 @@ class Shared:
     ``rmw`` operations, so that every access is a scheduling point the
     explorers see.  Other attributes are thread-local or immutable after setup
     and may be used directly.
+
+    Lifetime: ``free(obj)`` (kfree, the final put) marks the object freed; any
+    later access to its shared fields is a use after free.  ``_owns_`` names
+    the attributes holding lock objects embedded in the structure (a
+    ``Mutex``/``RWSem``/``Gate``/``Completion``, or a list or tuple of them,
+    e.g. ``_owns_ = ("mutex",)`` for ``struct device``): once the object is
+    freed, any operation on those is a use after free too.
     """
 
     _shared_: dict = {}
+    _owns_: tuple = ()
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -174,8 +185,25 @@ class Shared:
         object.__setattr__(self, "_v", values)
         object.__setattr__(self, "_fh", {})  # per-field DPOR histories (Hist)
         object.__setattr__(self, "_freed", False)
+        object.__setattr__(self, "_free_info", None)  # (thread name, frames, step) of the free
+        object.__setattr__(self, "_mh", None)  # DPOR footprint of free(): see deps.MultiHist
         for k, v in initial.items():
             object.__setattr__(self, k, v)
+
+    def owned_sync_objects(self):
+        """The lock objects embedded in this structure (named by ``_owns_``), in order."""
+        out = []
+        for attr in self._owns_:
+            v = getattr(self, attr, None)
+            if v is None:
+                continue
+            if isinstance(v, (list, tuple)):
+                out.extend(x for x in v if isinstance(x, SyncObject))
+            elif isinstance(v, SyncObject):
+                out.append(v)
+            else:
+                raise ModelError(f"{type(self).__name__}._owns_ names {attr!r}, which is not a lock object")
+        return out
 
     def peek(self, field):
         """Read a shared field without an operation: for setup, checks and reports only."""

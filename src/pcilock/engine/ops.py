@@ -47,6 +47,7 @@ GATE_CLOSE = 23
 GATE_WAIT = 24  # internal: a closer waiting for the gate to drain
 GATE_REENTER = 25
 YIELD = 26  # a pure scheduling point (e.g. cond_resched, msleep)
+FREE = 27  # kfree / final put of a Shared object
 # local operations -----------------------------------------------------------
 LOCAL = 64
 CHECK = 64  # WARN_ON / BUG_ON style assertion
@@ -66,7 +67,7 @@ OP_NAMES = {
     SPAWN: "spawn", JOIN: "join", READ: "read", WRITE: "write", RMW: "rmw",
     CHOOSE: "choose", GATE_ENTER: "gate_enter", GATE_LEAVE: "gate_leave",
     GATE_CLOSE: "gate_close", GATE_WAIT: "gate_close", GATE_REENTER: "gate_reenter",
-    YIELD: "yield",
+    YIELD: "yield", FREE: "free",
     CHECK: "check", ASSERT_HELD: "assert_held", HOLDS: "holds", CURRENT: "current",
     NOTE: "note", VIOLATION: "violation",
 }
@@ -179,6 +180,64 @@ def gate_close(g):
 def gate_reenter(g):
     """Take a reference back unconditionally (after breaking protection)."""
     return (GATE_REENTER, g)
+
+
+# -- object lifetime ---------------------------------------------------------------
+def free(obj):
+    """Free the :class:`~pcilock.engine.objects.Shared` object *obj* (kfree, final put).
+
+    Any later ``read``/``write``/``rmw`` of its fields, operation on a lock
+    object it owns (``_owns_``), or second ``free`` is a ``uaf`` violation
+    reporting both the use and the free.
+    """
+    from .objects import Shared
+
+    if not isinstance(obj, Shared):
+        from .errors import ModelError
+
+        raise ModelError(f"free({obj!r}): only Shared model objects can be freed")
+    return (FREE, obj)
+
+
+def get_ref(obj, field="refcount"):
+    """kref_get: increment the reference count in *field* (``yield from get_ref(obj)``).
+
+    Taking a reference on an object whose count is already zero is a ``uaf``
+    (refcount_t warns "addition on 0; use-after-free").  The result is the new count.
+    """
+    old = yield rmw(obj, field, _inc)
+    if old <= 0:
+        yield check(False, f"refcount_t: addition on 0 ({type(obj).__name__}.{field}); use-after-free",
+                    kind="uaf")
+    return old + 1
+
+
+def put_ref(obj, field="refcount", release=None):
+    """kref_put: drop a reference (``freed = yield from put_ref(obj)``).
+
+    When the count drops to zero, ``release(obj)`` (a generator function, the
+    kref release callback) runs if given, then the object is freed; the result
+    is True in that case.  Dropping a reference at zero is a ``uaf``.
+    """
+    old = yield rmw(obj, field, _dec)
+    if old <= 0:
+        yield check(False, f"refcount_t: underflow ({type(obj).__name__}.{field}); use-after-free",
+                    kind="uaf")
+        return False
+    if old == 1:
+        if release is not None:
+            yield from release(obj)
+        yield free(obj)
+        return True
+    return False
+
+
+def _inc(v):
+    return v + 1
+
+
+def _dec(v):
+    return v - 1
 
 
 # -- nondeterminism, scheduling --------------------------------------------------

@@ -44,7 +44,7 @@ _N = deps.NMODES
 class WNode:
     """A wakeup-tree node: the next event of thread ``tid`` at its position."""
 
-    __slots__ = ("tid", "key", "mode", "spawned", "joined", "children")
+    __slots__ = ("tid", "key", "mode", "spawned", "joined", "children", "byc")
 
     def __init__(self, tid, key, mode, spawned=None, joined=None):
         self.tid = tid
@@ -53,6 +53,19 @@ class WNode:
         self.spawned = spawned
         self.joined = joined
         self.children = []
+        self.byc = None  # a CHOOSE event: {value: children} (each value has its own subtree)
+
+    def sub(self, choice):
+        """The subtree below this event when it chose *choice* (None: not a choice)."""
+        if choice is None:
+            return self.children
+        byc = self.byc
+        if byc is None:
+            byc = self.byc = {}
+        kids = byc.get(choice)
+        if kids is None:
+            kids = byc[choice] = []
+        return kids
 
 
 class ONode:
@@ -72,8 +85,17 @@ class ONode:
         self.cur = None  # the WNode being explored
 
 
+_MultiKey = deps.MultiKey
+
+
 def _dep(k1, m1, k2, m2):
-    return k1 is not None and k1 == k2 and _REL[m1 * _N + m2]
+    if k1 is None:
+        return False
+    if k1 == k2:
+        return _REL[m1 * _N + m2]
+    if type(k1) is _MultiKey or type(k2) is _MultiKey:
+        return deps.keys_dependent(k1, m1, k2, m2)
+    return False
 
 
 def _weak_initial(c, w, init):
@@ -95,6 +117,14 @@ def _without_first(w, tid):
         if x.tid == tid:
             return w[:i] + w[i + 1:]
     return w
+
+
+def _first_choice(w, tid):
+    """The value chosen by thread *tid*'s first event in *w* (None if not a choice)."""
+    for x in w:
+        if x.tid == tid:
+            return x.choice
+    return None
 
 
 class OptimalDporExplorer(DporExplorer):
@@ -144,14 +174,30 @@ class OptimalDporExplorer(DporExplorer):
             if match is None:
                 self._append(children, w)
                 return
-            if not match.children:
-                return  # a leaf: w is covered
+            # a choice event has one subtree per value: follow the one w takes
+            # (any one when the chooser is not in w: w does not depend on it);
+            # a value with no subtree yet gets w as its first branch
+            choice = None
             if match.tid in init:
+                choice = _first_choice(w, match.tid)
                 w = _without_first(w, match.tid)
+            byc = match.byc
+            if byc is None:
+                kids = match.children
+                if not kids:
+                    return  # a leaf: w is covered
+            else:
+                if choice is None:
+                    choice = min(byc)
+                kids = byc.get(choice)
+                if not kids:
+                    if w:
+                        self._append(match.sub(choice), w)
+                    return
             if not w:
                 return
             init = initials(w)
-            children = match.children
+            children = kids
             first = False
 
     @staticmethod
@@ -160,7 +206,7 @@ class OptimalDporExplorer(DporExplorer):
         for x in w:
             n = WNode(x.tid, x.key, x.mode, x.spawned, x.joined)
             parent.append(n)
-            parent = n.children
+            parent = n.sub(x.choice)
 
     # -- one execution ----------------------------------------------------------------
     def _execute(self, branch):
@@ -169,7 +215,8 @@ class OptimalDporExplorer(DporExplorer):
         obs = self.observers() if self.observers else ()
         self.ex = None
         ex = Execution(self.program, tracker=tracker, observers=obs,
-                       stop_on_violation=self.stop_on_first, registry=self.registry, **kw)
+                       stop_on_violation=self.stop_on_first, registry=self.registry,
+                       races=self.races, **kw)
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads
@@ -195,7 +242,7 @@ class OptimalDporExplorer(DporExplorer):
                         del nodes[i:]
                         return ex, "infeasible"
                     tid = node.tid
-                plan = node.cur.children if node.cur is not None else None
+                plan = None  # set after the step, when the choice is known
             else:
                 tracker.analyzing = True
                 en = ex.enabled()
@@ -217,6 +264,7 @@ class OptimalDporExplorer(DporExplorer):
                     cands = [x for x in en if x not in asleep]
                     if not cands:
                         nodes.append(node)
+                        self._blocked_races(ex, tracker)
                         return ex, "sleep-blocked"
                     tid = last if last in cands else cands[0]
                     c = WNode(tid, None, 0)
@@ -224,11 +272,11 @@ class OptimalDporExplorer(DporExplorer):
                     node.cur = c
                 node.tid = tid
                 nodes.append(node)
-                plan = node.cur.children
             t = threads[tid]
             if node.choice is None and t.pending[0] == O.CHOOSE:
                 node.choice = 0
                 node.nchoices = t.pending[1]
+            plan = node.cur.sub(node.choice) if node.cur is not None else None
             ex.step(tid, node.choice)
             ev = tracker.events[-1]
             key, mode = ev.key, ev.mode

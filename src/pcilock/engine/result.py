@@ -110,6 +110,7 @@ class Result:
     error_schedule: list | None = None
     strategy: str = ""
     seed: int | None = None
+    lock_graph: object = None  # pcilock.engine.lockgraph.LockGraph, when explore(lock_graph=True)
 
     @property
     def exit_code(self):

@@ -23,17 +23,20 @@ class Run:
 
 
 def run_one(program, policy, *, record=False, observers=(), max_steps=None, stop_on_violation=True,
-            final_checks=True, step_hook=None):
+            final_checks=True, step_hook=None, races=True, stop_signature=None):
     """Run one execution.
 
     :param policy: ``policy(ex, enabled, last, step_index)`` returns the thread
         to run, or None to stop the execution here; for a thread about to
         ``choose``, ``policy.choice(ex, tid, n)`` gives the value (default 0).
+    :param races: run the data-race detector.
+    :param stop_signature: with ``stop_on_violation``, stop only at a violation
+        with this signature (counterexample minimisation looks for one).
     :return: a :class:`Run`.  Model errors propagate as :class:`ModelError`.
     """
     kw = {} if max_steps is None else {"max_steps": max_steps}
     ex = Execution(program, record=record, observers=observers, stop_on_violation=stop_on_violation,
-                   **kw)
+                   races=races, **kw)
     schedule = []
     enabled_after = []
     last = None
@@ -60,8 +63,10 @@ def run_one(program, policy, *, record=False, observers=(), max_steps=None, stop
         if step_hook is not None:
             step_hook(ex)
         if len(ex.violations) > nviol:
+            new = ex.violations[nviol:]
             nviol = len(ex.violations)
-            if stop_on_violation:
+            if stop_on_violation and (stop_signature is None
+                                      or any(v.signature == stop_signature for v in new)):
                 return Run(ex, schedule, "violation", enabled_after)
     if how == "complete":
         ex.check_end()
@@ -74,7 +79,7 @@ def run_one(program, policy, *, record=False, observers=(), max_steps=None, stop
 
 
 def replay(program, schedule, *, record=True, observers=(), max_steps=None, stop_on_violation=False,
-           final_checks=True):
+           final_checks=True, races=True):
     """Re-run exactly *schedule* (a list of ``(tid, choice)``)."""
 
     class _P:
@@ -96,5 +101,5 @@ def replay(program, schedule, *, record=True, observers=(), max_steps=None, stop
             return c
 
     run = run_one(program, _P(), record=record, observers=observers, max_steps=max_steps,
-                  stop_on_violation=stop_on_violation, final_checks=final_checks)
+                  stop_on_violation=stop_on_violation, final_checks=final_checks, races=races)
     return run

@@ -15,8 +15,9 @@ class SamplingExplorer:
     name = "sampling"
 
     def __init__(self, program, seed=0, runs=None, stop_on_first=True, budget=None, max_steps=None,
-                 observers=None, progress=None):
+                 observers=None, progress=None, races=True):
         self.program = program
+        self.races = races
         self.seed = seed
         self.runs = runs
         self.stop_on_first = stop_on_first
@@ -52,7 +53,8 @@ class SamplingExplorer:
             k += 1
             try:
                 r = run_one(self.program, pol, observers=self.observers() if self.observers else (),
-                            max_steps=self.max_steps, stop_on_violation=self.stop_on_first)
+                            max_steps=self.max_steps, stop_on_violation=self.stop_on_first,
+                            races=self.races)
             except ModelError as e:
                 stats.seconds = clock.elapsed()
                 stats.stop_reason = StopReason.ERROR

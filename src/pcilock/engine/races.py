@@ -1,0 +1,300 @@
+"""Data-race detector: KCSAN's definition, with happens-before vector clocks.
+
+Definition
+----------
+Two accesses to the same shared field of the same :class:`~pcilock.engine.objects.Shared`
+object *race* when
+
+* they come from different threads,
+* at least one of them writes (``write``; ``rmw`` is a marked read and write),
+* not both are *marked* (``read(..., marked=True)`` / ``write(..., marked=True)``
+  model ``READ_ONCE``/``WRITE_ONCE``/atomics; an ``rmw`` is always marked), and
+* neither happens before the other.
+
+This is KCSAN's notion of a data race (a plain access concurrent with a
+conflicting access; marked accesses only race with plain ones).  It is a
+property of the Mazurkiewicz trace, so DPOR's one execution per trace finds
+every race of the program: every happens-before edge below joins two events
+the partial-order reduction treats as dependent, hence ordered identically in
+every execution of a trace, and the conflicting accesses themselves are
+dependent, so both are present in the same executions.
+
+Happens-before
+--------------
+Program order, plus the synchronisation edges (Lamport vector clocks, one
+entry per thread id; a thread's own entry is incremented after each release):
+
+* ``unlock(m)`` → the next ``lock(m)`` / successful ``trylock(m)``;
+* ``up_write(s)`` → every later acquisition of *s*; ``up_read(s)`` → every later
+  *write* acquisition of *s* (readers do not synchronise with each other);
+* ``gate_leave(g)`` → the completion of a drain (``gate_close`` returning);
+* ``complete(c)``/``complete_all(c)`` → a later ``wait_for_completion(c)`` return
+  or successful ``try_wait_for_completion(c)`` (every earlier ``complete``, not
+  only the one consumed: completions are used as one-shot events);
+* ``spawn`` → the child's first step; the child's last step → ``join`` returning.
+
+Shared-field accesses never create happens-before, marked or not: a flag
+written with ``WRITE_ONCE`` and polled with ``READ_ONCE`` does not order the
+plain accesses around it (the LKMM needs release/acquire for that).
+
+Reports
+-------
+A race is a ``race`` violation reported at the second access, with both
+accesses in ``detail["accesses"]``::
+
+    {"thread": name, "op": "read"|"write"|"rmw", "marked": bool,
+     "field": "Type.field of objname", "frames": [(func, file, line), ...], "step": int}
+
+Its signature is ``("race", (Type, field, objname), loc_a, loc_b)`` with the two
+code locations (innermost frame ``(func, file, line)``) sorted, so the same pair
+of accesses found in either order, in any execution, is one report.
+"""
+
+from __future__ import annotations
+
+from . import ops as O
+
+_READ, _WRITE, _RMW = O.READ, O.WRITE, O.RMW
+
+
+def _join(into, other):
+    if other is None:
+        return
+    n = len(other)
+    if len(into) < n:
+        into.extend([0] * (n - len(into)))
+    for i in range(n):
+        v = other[i]
+        if v > into[i]:
+            into[i] = v
+
+
+def _snap(gen):
+    """Cheap snapshot of a suspended generator chain: ((code, line), ...), outermost first."""
+    out = []
+    g = gen
+    while g is not None:
+        f = g.gi_frame
+        if f is None:
+            break
+        out.append((g.gi_code, f.f_lineno))
+        g = g.gi_yieldfrom
+        if g is not None and not hasattr(g, "gi_frame"):
+            break
+    return tuple(out)
+
+
+def frames_of_snap(snap):
+    """Convert a :func:`_snap` snapshot to ``[(func, file, line), ...]``."""
+    return [(c.co_name, c.co_filename, line) for c, line in snap]
+
+
+def _objname(obj):
+    d = getattr(obj, "describe", None)
+    return d() if d is not None else getattr(obj, "name", type(obj).__name__)
+
+
+def _short(loc):
+    if loc is None:
+        return "?"
+    func, path, line = loc
+    return f"{path.rsplit('/', 1)[-1]}:{line} in {func}"
+
+
+class _Access:
+    __slots__ = ("tid", "epoch", "write", "marked", "snap", "step", "op", "thread")
+
+    def __init__(self, tid, epoch, write, marked, snap, step, op, thread):
+        self.tid = tid
+        self.epoch = epoch
+        self.write = write
+        self.marked = marked
+        self.snap = snap
+        self.step = step
+        self.op = op
+        self.thread = thread
+
+
+class RaceDetector:
+    """Per-execution race detector, driven by :meth:`Execution.step`.
+
+    Clocks live in the per-execution objects: ``ThreadState.hbclock``,
+    ``SyncObject._clock`` (``RWSem._rclock`` for readers' releases); the recent
+    accesses of a field live in its history (``Hist.racc``), keyed by thread,
+    access kind and code location (the newest access of each key dominates the
+    older ones: it is later in program order, so it races with everything they
+    race with, and it has the same signature).
+    """
+
+    __slots__ = ("ex",)
+
+    def __init__(self, ex):
+        self.ex = ex
+
+    # -- clocks ------------------------------------------------------------------------
+    @staticmethod
+    def _clock(t):
+        c = t.hbclock
+        if c is None:
+            c = [0] * (t.tid + 1)
+            c[t.tid] = 1
+            t.hbclock = c
+        elif len(c) <= t.tid or c[t.tid] == 0:
+            if len(c) <= t.tid:
+                c.extend([0] * (t.tid + 1 - len(c)))
+            c[t.tid] = 1
+        return c
+
+    def on_event(self, t, op, value, hist):
+        code = op[0]
+        if code == _READ:
+            self._access(t, op[1], op[2], hist, False, op[3], "read")
+            return
+        if code == _WRITE:
+            self._access(t, op[1], op[2], hist, True, op[4], "write")
+            return
+        if code == _RMW:
+            self._access(t, op[1], op[2], hist, True, True, "rmw")
+            return
+        f = _SYNC.get(code)
+        if f is not None:
+            f(self._clock(t), t, op, value)
+
+    # -- accesses ------------------------------------------------------------------------
+    def _access(self, t, obj, field, hist, write, marked, opname):
+        C = self._clock(t)
+        tid = t.tid
+        snap = _snap(t.gen)
+        loc = snap[-1] if snap else None
+        acc = hist.racc
+        if acc is None:
+            acc = hist.racc = {}
+        else:
+            for e in acc.values():
+                etid = e.tid
+                if etid == tid or not (write or e.write) or (marked and e.marked):
+                    continue
+                if len(C) > etid and C[etid] >= e.epoch:
+                    continue
+                self._report(t, obj, field, e, write, marked, snap, opname)
+        step = self.ex.nsteps - 1
+        acc[(tid, write, marked, loc)] = _Access(tid, C[tid], write, marked, snap, step, opname, t.name)
+
+    def _report(self, t, obj, field, e, write, marked, snap, opname):
+        ex = self.ex
+        f1 = frames_of_snap(e.snap)
+        f2 = frames_of_snap(snap)
+        l1 = f1[-1] if f1 else None
+        l2 = f2[-1] if f2 else None
+        tname = type(obj).__name__
+        oname = _objname(obj)
+        fkey = (tname, field, oname)
+        a, b = sorted((l1 or ("?", "?", 0), l2 or ("?", "?", 0)))
+        sig = ("race", fkey, a, b)
+        if sig in ex._reported:
+            return
+        ex._reported.add(sig)
+        ftext = f"{tname}.{field} of {oname}"
+        first = {"thread": e.thread, "op": e.op, "marked": e.marked, "field": ftext, "frames": f1,
+                 "step": e.step}
+        second = {"thread": t.name, "op": opname, "marked": marked, "field": ftext, "frames": f2,
+                  "step": ex.nsteps - 1}
+
+        def desc(x, loc):
+            m = "marked " if x["marked"] and x["op"] != "rmw" else ""
+            return f"{m}{x['op']} by {x['thread']} ({_short(loc)})"
+
+        msg = f"data race on {ftext}: {desc(first, l1)} and {desc(second, l2)}"
+        detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e.step]}
+        ex.add_violation("race", msg, [e.tid, t.tid], detail=detail, signature=sig)
+
+
+# -- synchronisation -------------------------------------------------------------------------
+def _acq(C, t, op, value):
+    _join(C, op[1]._clock)
+
+
+def _acq_try(C, t, op, value):
+    if value:
+        _join(C, op[1]._clock)
+
+
+def _release_to(C, t, obj):
+    obj._clock = list(C)
+    C[t.tid] += 1
+
+
+def _release_join(C, t, obj):
+    if obj._clock is None:
+        obj._clock = list(C)
+    else:
+        _join(obj._clock, C)
+    C[t.tid] += 1
+
+
+def _unlock(C, t, op, value):
+    _release_to(C, t, op[1])
+
+
+def _w_acq(C, t, op, value):
+    s = op[1]
+    _join(C, s._clock)
+    _join(C, s._rclock)
+
+
+def _down_write(C, t, op, value):
+    if t.pending is op:  # taken at once (otherwise queued: DOWN_WRITE_WAIT acquires)
+        _w_acq(C, t, op, value)
+
+
+def _w_try(C, t, op, value):
+    if value:
+        _w_acq(C, t, op, value)
+
+
+def _up_read(C, t, op, value):
+    s = op[1]
+    if s._rclock is None:
+        s._rclock = list(C)
+    else:
+        _join(s._rclock, C)
+    C[t.tid] += 1
+
+
+def _complete(C, t, op, value):
+    _release_join(C, t, op[1])
+
+
+def _gate_leave(C, t, op, value):
+    _release_join(C, t, op[1])
+
+
+def _gate_close(C, t, op, value):
+    if t.pending is op:  # drained at once
+        _join(C, op[1]._clock)
+
+
+def _spawn(C, t, op, value):
+    child = value
+    cc = list(C)
+    if len(cc) <= child.tid:
+        cc.extend([0] * (child.tid + 1 - len(cc)))
+    cc[child.tid] = 1
+    child.hbclock = cc
+    C[t.tid] += 1
+
+
+def _join_thread(C, t, op, value):
+    _join(C, op[1].hbclock)
+
+
+_SYNC = {
+    O.LOCK: _acq, O.TRYLOCK: _acq_try, O.UNLOCK: _unlock,
+    O.DOWN_READ: _acq, O.DOWN_READ_TRYLOCK: _acq_try,
+    O.DOWN_WRITE: _down_write, O.DOWN_WRITE_WAIT: _w_acq, O.DOWN_WRITE_TRYLOCK: _w_try,
+    O.UP_READ: _up_read, O.UP_WRITE: _unlock,
+    O.COMPLETE: _complete, O.COMPLETE_ALL: _complete,
+    O.WAIT_COMPLETION: _acq, O.TRY_WAIT_COMPLETION: _acq_try,
+    O.GATE_LEAVE: _gate_leave, O.GATE_CLOSE: _gate_close, O.GATE_WAIT: _acq,
+    O.SPAWN: _spawn, O.JOIN: _join_thread,
+}
