@@ -91,6 +91,7 @@ class PciBusType(Shared):
 
 
 PF_ATTRS = ("sriov_numvfs", "sriov_drivers_autoprobe")
+PORT_TYPES = ("root-port", "upstream-port", "downstream-port")
 
 
 class World:
@@ -130,7 +131,16 @@ class World:
         dev.bus_attrs = ("reset", "reset_method")
         dev.other_attrs = ()
         self.attrs["devices"][spec.bdf] = dev
+        self._assign_slot(dev, bus)
         return dev
+
+    def _assign_slot(self, dev, bus):
+        # pci_setup_device -> pci_dev_assign_slot (drivers/pci/slot.c): the bus's matching slot
+        from pcilock.kernel.drivers.pci.slot import matches_at_setup
+
+        for slot in self.attrs["slots"].values():
+            if slot.bus is bus and matches_at_setup(self.version, dev, slot):
+                dev.poke("slot", slot)
 
     def kernfs_create_files(self, dev):
         dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs) + tuple(dev.other_attrs))
@@ -205,8 +215,11 @@ class World:
                 dev.poke("subordinate", child)
                 child.dev.kn = make_nodes(child.name, ("rescan",))
                 child.dev.poke("registered", True)
-            if spec.driver:
-                self._bind(dev, spec.driver)
+            driver = spec.driver
+            if driver is None and spec.type in PORT_TYPES and "pcieport" in a["pci_drivers"]:
+                driver = "pcieport"  # ports are bound to the PCIe port driver at boot
+            if driver:
+                self._bind(dev, driver)
             if spec.total_vfs and spec.num_vfs:
                 self._boot_vfs(dev, spec, klist)
             if spec.slot is not None or spec.hotplug:
@@ -238,6 +251,9 @@ class World:
         drv.poke("devices", drv.peek("devices") + (dev,))
         if drv.boot is not None:
             drv.boot(dev)
+        boot_world = getattr(drv, "boot_world", None)  # a driver needing the machine (pcieport: pciehp)
+        if boot_world is not None:
+            boot_world(dev, self.attrs, self.version)
 
     def _boot_vfs(self, pf, spec, klist):
         for i in range(spec.num_vfs):
@@ -259,7 +275,7 @@ class World:
     def _slot(self, dev, spec):
         # the slot belongs to the port's secondary bus: the devices below get pci_dev->slot
         bus = dev.peek("subordinate")
-        if bus is None:
+        if bus is None or getattr(dev, "port_slot", None) is not None:  # pciehp created it at bind
             return
         slot = PciSlot(bus, spec.slot if spec.slot is not None else 0)
         self.attrs["slots"][slot.name] = slot

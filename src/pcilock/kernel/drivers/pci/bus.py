@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pcilock._engine_imports import read, rmw, write
-from pcilock.kernel._model import K, mirrors
+from pcilock._engine_imports import down_read, read, rmw, up_read, write
+from pcilock.kernel._model import K, W, mirrors
 
 PCI_DEV_ADDED = 0
 PCI_DEV_ALLOW_BINDING = 7
@@ -35,3 +35,28 @@ def pci_bus_add_devices(bus):
             child = yield read(dev, "subordinate")
             if child is not None:
                 yield from K.pci_bus_add_devices(child)
+
+
+# -- added for the pciehp / vfio models ----------------------------------------------------------
+
+@mirrors("drivers/pci/bus.c", note="pre-order; stops at the first nonzero callback result (6.x: iterative, "
+         "7.2: recursive, same order)", v61=382, v612=408, v72=408)
+def __pci_walk_bus(top, cb, userdata):
+    for dev in (yield read(top, "devices")):
+        ret = yield from cb(dev, userdata)
+        if ret:
+            return ret
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            ret = yield from K.__pci_walk_bus(sub, cb, userdata)
+            if ret:
+                return ret
+    return 0
+
+
+@mirrors("drivers/pci/bus.c", note="pci_bus_sem read-held across the walk and every callback",
+         v61=432, v612=458, v72=461)
+def pci_walk_bus(top, cb, userdata):
+    yield down_read(W.pci_bus_sem)
+    yield from K.__pci_walk_bus(top, cb, userdata)
+    yield up_read(W.pci_bus_sem)

@@ -102,3 +102,29 @@ def pci_add_new_bus(parent, dev, busnr):
     parent.children.append(child)
     yield up_write(W.pci_bus_sem)
     return child
+
+
+# -- added for the pciehp model (pciehp_configure_device) -----------------------------------------
+
+@mirrors("drivers/pci/probe.c", note="functions of one device: fn 0 required, then the others present "
+         "(next_fn without ARI); counts devices not yet added", v61=2722, v612=2753, v72=2866)
+def pci_scan_slot(bus, devfn):
+    nr = 0
+    for fn_devfn in [d for d in W.hw_devfns(bus) if (d >> 3) == (devfn >> 3)]:
+        dev = yield from K.pci_scan_single_device(bus, fn_devfn)
+        if dev is None:
+            if fn_devfn == devfn:
+                break
+            continue
+        if 0 not in (yield read(dev, "priv_flags")):  # !pci_dev_is_added(dev)
+            nr += 1
+    return nr
+
+
+@mirrors("drivers/pci/probe.c", note="bus-number allocation not modelled: the bridge's secondary bus is the "
+         "topology's", v61=3391, v612=3424, v72=3547)
+def pci_hp_add_bridge(dev):
+    yield from K.pci_scan_bridge_extend(dev.bus, dev)
+    if (yield read(dev, "subordinate")) is None:
+        return -1
+    return 0

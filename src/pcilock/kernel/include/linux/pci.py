@@ -56,6 +56,7 @@ class PciDev(Device):
         "subordinate": None,
         "slot": None,  # pci_dev->slot (NULL when the hotplug driver unbinds)
         "driver_override": None,
+        "error_state": "normal",  # pci_channel_state_t (pci_dev_set_io_state)
     }
 
     def __init__(self, bdf, bus, devfn, **kw):
@@ -121,15 +122,19 @@ class PciDriver(DeviceDriver):
 
 
 class PciSlot(Shared):
-    """``struct pci_slot`` (/sys/bus/pci/slots/N)."""
+    """``struct pci_slot`` (/sys/bus/pci/slots/N).
 
-    _shared_ = {"refcount": 1}
+    ``hotplug`` (``pci_slot->hotplug``, the ``struct hotplug_slot`` of the
+    hotplug driver that claimed the slot, or None) is shared: pci_hp_destroy
+    clears it without a lock while the reset paths read it without a lock.
+    """
+
+    _shared_ = {"refcount": 1, "hotplug": None}
 
     def __init__(self, bus, number, hotplug=None, **kw):
-        super().__init__(**kw)
+        super().__init__(hotplug=hotplug, **kw)
         self.bus = bus
         self.number = number
-        self.hotplug = hotplug  # struct hotplug_slot (pciehp controller) or None
         self.name = str(number)
         self.extra = {}  # patch-specific members (wunner-2020: reset_lock)
 

@@ -1,0 +1,96 @@
+"""The scenario lines that act on a hotplug slot: the hardware and the slot's ``power`` file.
+
+Not a kernel file.  ``hotplug surprise-removal PORT``: the card is pulled:
+every function below PORT stops answering config reads (``W.hw`` loses
+them; hotplug ports on the card are marked gone), Presence Detect State and
+Data Link Layer Link Active drop, the port latches PDC and DLLSC and, if
+those events are enabled, sends its MSI: the hard IRQ and then pciehp's IRQ
+thread run in model threads of their own
+(:mod:`pcilock.kernel.kernel.irq.manage`); the scenario thread only plays
+the hardware.  ``hotplug insertion PORT``: the devices of the topology below
+PORT (those declared ``present = false`` and those pulled earlier) answer
+again, presence and link come up.  ``hotplug button PORT``: model slots have
+no attention button (see :mod:`.pciehp`), so a press changes nothing
+(returns -ENODEV).
+
+``echo 0|1 > /sys/bus/pci/slots/N/power``: ``kernfs_fop_write_iter`` on the
+slot's ``power`` node → ``pci_slot_attr_store`` → ``power_write_file``.
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import note, read, rmw
+from pcilock.kernel._model import K, W, mirrors
+from pcilock.kernel.userspace import op
+
+from .pciehp import hw_link_change
+
+ENODEV, ENOENT = -19, -2
+
+
+def _below(port_bdf):
+    """DeviceSpecs of every function below *port_bdf* (the card and what sits behind it)."""
+    topo = W.topology
+    out = []
+    parents = {port_bdf}
+    changed = True
+    while changed:
+        changed = False
+        for d in topo.devices:
+            if d.parent in parents and d.bdf not in parents:
+                parents.add(d.bdf)
+                out.append(d)
+                changed = True
+    return out
+
+
+def _surprise_removal(port, hw):
+    for spec in _below(port.bdf):
+        W.hw.get((spec.domain, spec.bus), {}).pop(spec.devfn, None)
+        dev = W.devices.get(spec.bdf)
+        sub_hw = getattr(dev, "slot_hw", None) if dev is not None else None
+        if sub_hw is not None:
+            yield rmw(sub_hw, "gone", lambda _: True)
+    yield from hw_link_change(hw, False, False)
+
+
+def _insertion(port, hw):
+    for spec in _below(port.bdf):
+        W.hw.setdefault((spec.domain, spec.bus), {})[spec.devfn] = spec
+    yield from hw_link_change(hw, True, True)
+
+
+@op("hotplug")
+def hotplug_event(event, port_bdf):
+    port = W.devices.get(port_bdf)
+    hw = getattr(port, "slot_hw", None) if port is not None else None
+    if hw is None or (yield read(hw, "gone")):
+        yield note(f"{port_bdf}: no hotplug port answers")
+        return ENODEV
+    if event == "surprise-removal":
+        yield from _surprise_removal(port, hw)
+        return 0
+    if event == "insertion":
+        yield from _insertion(port, hw)
+        return 0
+    yield note(f"{port_bdf}: the slot has no attention button")
+    return ENODEV
+
+
+@mirrors("drivers/pci/slot.c", note="sysfs_ops.store of /sys/bus/pci/slots/N/*", v61=26, v612=26, v72=25)
+def pci_slot_attr_store(slot, attr, buf):
+    if attr == "power":
+        return (yield from K.power_write_file(slot, buf))
+    return -5
+
+
+@op("slot_power")
+def slot_power(number, value):
+    slot = W.slots.get(str(number))
+    if slot is None:
+        return ENOENT
+    hs = yield read(slot, "hotplug")
+    if hs is None or "power" not in hs.kn:
+        return ENOENT
+    return (yield from K.kernfs_fop_write_iter(hs.kn["power"],
+                                               lambda buf: K.pci_slot_attr_store(slot, "power", buf), value))

@@ -1,0 +1,154 @@
+"""drivers/pci/hotplug/pciehp.h: ``struct controller``, plus the hotplug port's registers (hardware).
+
+``struct controller`` (pciehp.h, v6.1/v6.12/v7.2: same members for the model):
+``pending_events`` (atomic_t), ``state`` (under ``state_lock``),
+``ist_running``, ``request_result``, ``notification_enabled`` and ``dsn``
+are shared fields; ``ctrl_lock``, ``state_lock`` are mutexes, ``reset_lock``
+an rw semaphore (one lock class for every port, ``init_rwsem`` in
+``pcie_init``; acquisitions use ``ctrl->depth`` as lockdep subclass).
+
+Slot capabilities of every modelled port: no power controller, no MRL
+sensor, no attention button (``POWER_CTRL``/``MRL_SENS``/``ATTN_BUTTN`` false),
+presence detect and Data Link Layer Link Active reporting present, MSI mode,
+in-band presence not disabled.  (A typical NVMe U.2/E3 bay.)  With no
+attention button, ``pcie_enable_notification`` enables PDCE and
+``pciehp_reset_slot`` (v6.x) masks PDCE and DLLSCE during a reset.
+
+:class:`SlotHw` is the hardware, not a kernel structure: the port's Slot
+Status event bits (RW1C), the notification enables written to Slot Control,
+Presence Detect State, Data Link Layer Link Active, and ``gone`` (the port
+itself no longer answers config reads: its card was pulled from a slot above).
+A change of a status bit while its enable and HPIE are set and all enabled
+status bits were clear sends an MSI (PCIe r6.0 sec 6.7.3.4): the model starts
+a hard-IRQ thread (:func:`pcilock.kernel.kernel.irq.manage.raise_irq`).
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import Mutex, RWSem, Shared, read, rmw, spawn
+from pcilock.kernel.kernel.workqueue import DelayedWork
+
+# Slot Status (include/uapi/linux/pci_regs.h)
+SLTSTA_ABP, SLTSTA_PFD, SLTSTA_MRLSC, SLTSTA_PDC, SLTSTA_CC = 0x1, 0x2, 0x4, 0x8, 0x10
+SLTSTA_DLLSC = 0x100
+# Slot Control
+SLTCTL_ABPE, SLTCTL_PFDE, SLTCTL_MRLSCE = 0x1, 0x2, 0x4
+SLTCTL_PDCE, SLTCTL_CCIE, SLTCTL_HPIE = 0x8, 0x10, 0x20
+SLTCTL_DLLSCE = 0x1000
+# pciehp.h
+DISABLE_SLOT = 1 << 16
+RERUN_ISR = 1 << 17
+OFF_STATE, BLINKINGON_STATE, BLINKINGOFF_STATE, POWERON_STATE, POWEROFF_STATE, ON_STATE = range(6)
+STATE_NAMES = ("OFF", "BLINKINGON", "BLINKINGOFF", "POWERON", "POWEROFF", "ON")
+SAFE_REMOVAL, SURPRISE_REMOVAL = True, False
+
+# status bit -> its enable bit in Slot Control
+_ENABLE_OF = {SLTSTA_ABP: SLTCTL_ABPE, SLTSTA_PFD: SLTCTL_PFDE, SLTSTA_MRLSC: SLTCTL_MRLSCE,
+              SLTSTA_PDC: SLTCTL_PDCE, SLTSTA_CC: SLTCTL_CCIE, SLTSTA_DLLSC: SLTCTL_DLLSCE}
+
+
+def enabled_events(sltctl):
+    return sum(b for b, e in _ENABLE_OF.items() if sltctl & e)
+
+
+class SlotHw(Shared):
+    """The hotplug port's slot registers (hardware state, see module docstring)."""
+
+    _shared_ = {"sltsta": 0, "sltctl": 0, "presence": True, "link_active": True, "gone": False}
+
+    def __init__(self, port, **kw):
+        super().__init__(**kw)
+        self.port = port
+        self.irq = None  # IrqDesc of the port's hotplug interrupt vector
+
+    def describe(self):
+        return f"slot registers {self.port.bdf}"
+
+
+class Controller(Shared):
+    """``struct controller`` (pciehp.h)."""
+
+    _shared_ = {
+        "pending_events": 0,
+        "state": OFF_STATE,
+        "ist_running": False,
+        "request_result": 0,
+        "notification_enabled": False,
+        "power_fault_detected": False,
+        "dsn": None,
+    }
+    _owns_ = ("ctrl_lock", "state_lock", "reset_lock")
+
+    def __init__(self, pcie, depth, **kw):
+        super().__init__(**kw)
+        self.pcie = pcie  # the pcie_device (port service device)
+        port = pcie.port
+        self.port = port
+        self.depth = depth
+        self.name = port.bdf
+        self.slot_cap_attn_button = False
+        self.slot_cap_power_ctrl = False
+        self.slot_cap_mrl = False
+        self.inband_presence_disabled = False
+        self.ctrl_lock = Mutex(f"&ctrl->ctrl_lock {port.bdf}", "&ctrl->ctrl_lock")
+        self.state_lock = Mutex(f"&ctrl->state_lock {port.bdf}", "&ctrl->state_lock")
+        self.reset_lock = RWSem(f"&ctrl->reset_lock {port.bdf}", "&ctrl->reset_lock")
+        self.hotplug_slot = None  # HotplugSlot (struct hotplug_slot, embedded)
+        self.hw = port.slot_hw
+        # INIT_DELAYED_WORK(&ctrl->button_work, pciehp_queue_pushbutton_work)
+        self.button_work = DelayedWork("pciehp_queue_pushbutton_work", (self,), f"button_work {port.bdf}")
+
+    def describe(self):
+        return f"pciehp ctrl {self.name}"
+
+
+def ATTN_BUTTN(ctrl):
+    return ctrl.slot_cap_attn_button
+
+
+def POWER_CTRL(ctrl):
+    return ctrl.slot_cap_power_ctrl
+
+
+def MRL_SENS(ctrl):
+    return ctrl.slot_cap_mrl
+
+
+# -- hardware: what the port's slot registers do (not kernel code) ------------------------------
+
+def hw_event(hw, bits):
+    """Set Slot Status *bits*; send an MSI if the port would (see module docstring)."""
+    from pcilock.kernel.kernel.irq.manage import raise_irq
+
+    old = yield rmw(hw, "sltsta", lambda v: v | bits)
+    ctl = yield read(hw, "sltctl")
+    en = enabled_events(ctl)
+    if hw.irq is not None and ctl & SLTCTL_HPIE and bits & en and not old & en:
+        yield raise_irq(hw.irq)
+
+
+def hw_link_change(hw, presence, link):
+    """Presence and/or link state change of the slot; the status bits the port latches."""
+    bits = 0
+    if (yield read(hw, "presence")) != presence:
+        bits |= SLTSTA_PDC
+    if (yield read(hw, "link_active")) != link:
+        bits |= SLTSTA_DLLSC
+    yield rmw(hw, "presence", lambda _: presence)
+    yield rmw(hw, "link_active", lambda _: link)
+    if bits:
+        yield from hw_event(hw, bits)
+
+
+def hw_secondary_bus_reset(bridge):
+    """A Secondary Bus Reset of *bridge*: the link goes down and retrains (DLLSC twice)."""
+    hw = getattr(bridge, "slot_hw", None)
+    if hw is None:
+        return
+    if (yield read(hw, "gone")) or not (yield read(hw, "link_active")):
+        return
+    yield from hw_event(hw, SLTSTA_DLLSC)
+
+
+def spawn_work(fn, args, name):
+    return spawn(fn, *args, name=name)

@@ -1,0 +1,872 @@
+"""drivers/pci/pci.c: device, bus and slot locks and the reset paths.
+
+Also ``reset_method_store`` (drivers/pci/pci.c in v6.1/v6.12, moved to
+drivers/pci/pci-sysfs.c in v7.2), ``reset_subordinate_store``
+(drivers/pci/pci-sysfs.c) and the reset methods of other files
+(``pci_dev_acpi_reset``: pci-acpi.c, ``pci_dev_specific_reset``: quirks.c).
+
+Version differences modelled (lines in each ``@mirrors``):
+
+* ``pci_reset_function``: v6.12/v7.2 lock the upstream bridge first
+  (7e89efc6e9e4, absent in v6.1: see :mod:`pcilock.patches.commit_7e89efc6e9e4`).
+* ``__pci_reset_function_locked``, ``pci_reset_function_locked`` and
+  ``pci_dev_save_and_disable``: v7.2 ``device_lock_assert``.
+* ``pci_reset_bus_function``: v6.12/v7.2 check a CXL port above first (no
+  CXL in the model: never taken); v7.2 also brackets the reset with
+  ``pci_dev_reset_iommu_prepare/done`` (only devices with ATS behind an
+  IOMMU take ``group->mutex`` there: none in the model).
+* v7.2 folds ``pci_bus_lock``/``pci_slot_lock`` (and unlock/trylock) into
+  ``__pci_bus_lock(bus, slot)``; renames ``__pci_reset_slot`` →
+  ``pci_try_reset_slot``, ``__pci_reset_bus`` → ``pci_try_reset_bus``;
+  ``pci_bus_error_reset`` becomes ``pci_reset_bridge(bridge, NO_RESTORE)``
+  and ``reset_subordinate_store`` calls ``pci_try_reset_bridge`` instead of
+  ``__pci_reset_bus``.  The 6.x slot lock/trylock lock the slot's bridge
+  first too (the 2026 slot-lock fixes are in all three trees).
+* ``pci_bridge_secondary_bus_reset``: v6.12/v7.2 print "unlocked secondary
+  bus reset" once when the bridge's config access is not blocked
+  (920f6468924f).  That is a ``pci_warn_once`` (a message, not WARN()): the
+  model records it as a trace note, not as a ``warn`` violation.
+
+``dev->reset_methods[]`` is a shared field (``reset_method_store`` writes it,
+resets read it, neither with a lock) held in :class:`ResetMethods`.  What a
+model device supports: the methods its scenario lists (``reset_methods``);
+without a list, an endpoint has FLR (and "bus" when the slot or parent-bus
+probe succeeds on the booted topology), a bridge has PM reset.  No device
+has PCI_DEV_FLAGS_NO_BUS_RESET, is multifunction or sits below a CXL port,
+so the ``pci_bus_resettable``/``pci_slot_resettable`` walks (no lock) always
+succeed and are not modelled.  Config-space side effects (save/restore,
+Command register) take no lock and are not modelled.
+"""
+
+from __future__ import annotations
+
+from pcilock._engine_imports import (
+    Shared,
+    down_read,
+    lock,
+    note,
+    read,
+    schedule_point,
+    unlock,
+    up_read,
+    write,
+)
+from pcilock.kernel._model import K, W, mirrors
+
+ENOTTY, EAGAIN, EINVAL, EPERM = -25, -11, -22, -1
+PCI_RESET_PROBE, PCI_RESET_DO_RESET = True, False
+METHOD_NAMES = ("device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus")
+
+
+class ResetMethods(Shared):
+    """``pci_dev->reset_methods[]`` (the method names, in the order tried)."""
+
+    _shared_ = {"methods": ()}
+
+    def __init__(self, dev, **kw):
+        super().__init__(**kw)
+        self.dev = dev
+
+    def describe(self):
+        return f"{self.dev.bdf} reset_methods"
+
+
+def _caps(dev):
+    """The reset capabilities of the model device (see module docstring)."""
+    spec = dev.spec
+    if spec is not None and spec.reset_methods is not None:
+        return tuple(spec.reset_methods)
+    if dev.reset_methods:
+        return tuple(dev.reset_methods)
+    if spec is not None and spec.is_bridge:
+        return ("pm",)
+    methods = ("flr",)
+    bus = dev.bus
+    if bus.self is not None:  # not on a root bus: a slot reset or a parent-bus reset may work
+        slot = dev.peek("slot")
+        alone = len([d for d in W.topology.devices if d.parent == (bus.self.bdf if bus.self else None)]) <= 1
+        if (slot is not None and slot.peek("hotplug") is not None) or alone:
+            methods += ("bus",)
+    return methods
+
+
+def reset_methods_of(dev):
+    rm = getattr(dev, "reset_state", None)
+    if rm is None:
+        rm = dev.reset_state = ResetMethods(dev, methods=_caps(dev))
+    return rm
+
+
+def _method(name):
+    return {
+        "device_specific": K.pci_dev_specific_reset, "acpi": K.pci_dev_acpi_reset, "flr": K.pcie_reset_flr,
+        "af_flr": K.pci_af_flr, "pm": K.pci_pm_reset, "bus": K.pci_reset_bus_function,
+        "cxl_bus": K.__dict__.get("cxl_reset_bus_function"),
+    }[name]
+
+
+# -- reset methods ---------------------------------------------------------------------------------
+
+@mirrors("drivers/pci/pci.c", v61=88, v612=94, v72=97)
+def pci_reset_supported(dev):
+    return bool((yield read(reset_methods_of(dev), "methods")))
+
+
+@mirrors("drivers/pci/quirks.c", note="no device-specific reset quirk in the model", v61=4149, v612=4266,
+         v72=4272)
+def pci_dev_specific_reset(dev, probe):
+    return ENOTTY
+    yield
+
+
+@mirrors("drivers/pci/pci-acpi.c", note="no _RST method in the model", v61=938, v612=963, v72=958)
+def pci_dev_acpi_reset(dev, probe):
+    return ENOTTY
+    yield
+
+
+@mirrors("drivers/pci/pci.c", note="pcie_flr: wait for transactions, initiate FLR, sleep (no lock)",
+         v61=4774, v612=4505, v72=4422)
+def pcie_reset_flr(dev, probe):
+    if "flr" not in _caps(dev):
+        return ENOTTY
+    if probe:
+        return 0
+    yield schedule_point("FLR")
+    return 0
+
+
+@mirrors("drivers/pci/pci.c", note="no Advanced Features capability in the model", v61=4789, v612=4520,
+         v72=4437)
+def pci_af_flr(dev, probe):
+    return ENOTTY
+    yield
+
+
+@mirrors("drivers/pci/pci.c", note="D0 -> D3hot -> D0 with sleeps (no lock)", v61=4848, v612=4579, v72=4507)
+def pci_pm_reset(dev, probe):
+    if "pm" not in _caps(dev):
+        return ENOTTY
+    if probe:
+        return 0
+    yield schedule_point("PM reset")
+    return 0
+
+
+@mirrors("drivers/pci/pci.c", note="no CXL port in the model", v612=5024, v72=4986)
+def cxl_reset_bus_function(dev, probe):
+    return ENOTTY
+    yield
+
+
+@mirrors("include/linux/pci.h", v61=729, v612=774, v72=823)
+def pci_upstream_bridge(dev):
+    if dev.is_virtfn:
+        dev = dev.physfn  # pci_physfn
+    if dev.bus.parent is None and dev.bus.self is None:  # pci_is_root_bus
+        return None
+    return dev.bus.self
+    yield
+
+
+@mirrors("drivers/pci/pci.c", note="pci_bus_sem read-held while looking at the secondary bus; then sleeps",
+         v61=4980, v612=4788, v72=4744)
+def pci_bridge_wait_for_secondary_bus(dev, reset_type):
+    if (yield read(dev, "error_state")) == "perm_failure":  # pci_dev_is_disconnected
+        return 0
+    sub = yield read(dev, "subordinate")
+    if sub is None:
+        return 0
+    yield down_read(W.pci_bus_sem)
+    yield read(sub, "devices")
+    yield up_read(W.pci_bus_sem)
+    return 0
+
+
+@mirrors("drivers/pci/pci.c", note="assert the Secondary Bus Reset bit, msleep(2), deassert; the hardware "
+         "retrains the link (a hotplug port latches a link change)", v61=5062, v612=4888, v72=4844)
+def pci_reset_secondary_bus(dev):
+    from pcilock.kernel.drivers.pci.hotplug.pciehp import hw_secondary_bus_reset
+
+    yield from hw_secondary_bus_reset(dev)
+
+
+@mirrors("drivers/pci/pci.c", v61=5092)
+def pci_bridge_secondary_bus_reset(dev):
+    yield from K.pci_reset_secondary_bus(dev)  # pcibios_reset_secondary_bus
+    return (yield from K.pci_bridge_wait_for_secondary_bus(dev, "bus reset"))
+
+
+@mirrors("drivers/pci/pci.c", note="6.12/7.2: pci_warn_once if the bridge's config access is not blocked "
+         "(a message: recorded as a note)", v612=4918, v72=4874)
+def pci_bridge_secondary_bus_reset(dev):  # noqa: F811
+    if dev.cfg_access.owner is None:  # !dev->block_cfg_access
+        yield note(f"pci {dev.bdf}: unlocked secondary bus reset")
+    yield from K.pci_reset_secondary_bus(dev)
+    return (yield from K.pci_bridge_wait_for_secondary_bus(dev, "bus reset"))
+
+
+@mirrors("drivers/pci/pci.c", v61=5100, v612=4929, v72=4885)
+def pci_parent_bus_reset(dev, probe):
+    bus = dev.bus
+    if bus.self is None or (yield read(dev, "subordinate")) is not None:
+        return ENOTTY
+    for pdev in (yield read(bus, "devices")):
+        if pdev is not dev:
+            return ENOTTY
+    if probe:
+        return 0
+    return (yield from K.pci_bridge_secondary_bus_reset(bus.self))
+
+
+@mirrors("drivers/pci/pci.c", note="try_module_get(NULL owner) always succeeds", v61=5118, v612=4947,
+         v72=4903)
+def pci_reset_hotplug_slot(hotplug, probe):
+    rc = ENOTTY
+    if hotplug is None:
+        return rc
+    if hotplug.ops.get("reset_slot"):
+        rc = yield from getattr(K, hotplug.ops["reset_slot"])(hotplug, probe)
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", note="dev->slot and slot->hotplug read without a lock", v61=5133, v612=4962,
+         v72=4918)
+def pci_dev_reset_slot_function(dev, probe):
+    if (yield read(dev, "subordinate")) is not None:
+        return ENOTTY
+    slot = yield read(dev, "slot")
+    if slot is None:
+        return ENOTTY
+    hotplug = yield read(slot, "hotplug")
+    return (yield from K.pci_reset_hotplug_slot(hotplug, probe))
+
+
+@mirrors("drivers/pci/pci.c", v61=5143)
+def pci_reset_bus_function(dev, probe):
+    rc = yield from K.pci_dev_reset_slot_function(dev, probe)
+    if rc != ENOTTY:
+        return rc
+    return (yield from K.pci_parent_bus_reset(dev, probe))
+
+
+@mirrors("drivers/pci/pci.c", note="6.12: CXL SBR-masked check first (no CXL: not taken)", v612=5002)
+def pci_reset_bus_function(dev, probe):  # noqa: F811
+    rc = yield from K.pci_dev_reset_slot_function(dev, probe)
+    if rc != ENOTTY:
+        return rc
+    return (yield from K.pci_parent_bus_reset(dev, probe))
+
+
+@mirrors("drivers/pci/pci.c", note="7.2: CXL check; pci_dev_reset_iommu_prepare/done around the reset "
+         "(no lock without ATS)", v72=4958)
+def pci_reset_bus_function(dev, probe):  # noqa: F811
+    rc = yield from K.pci_dev_reset_slot_function(dev, probe)
+    if rc == ENOTTY:
+        rc = yield from K.pci_parent_bus_reset(dev, probe)
+    return rc
+
+
+# -- device locks ------------------------------------------------------------------------------------
+
+@mirrors("drivers/pci/pci.c", v61=5153, v612=5062, v72=5031)
+def pci_dev_lock(dev):
+    yield from K.device_lock(dev)
+    yield from K.pci_cfg_access_lock(dev)
+
+
+@mirrors("drivers/pci/pci.c", v61=5162, v612=5071, v72=5040)
+def pci_dev_trylock(dev):
+    if (yield from K.device_trylock(dev)):
+        if (yield from K.pci_cfg_access_trylock(dev)):
+            return True
+        yield from K.device_unlock(dev)
+    return False
+
+
+@mirrors("drivers/pci/pci.c", v61=5174, v612=5083, v72=5052)
+def pci_dev_unlock(dev):
+    yield from K.pci_cfg_access_unlock(dev)
+    yield from K.device_unlock(dev)
+
+
+@mirrors("drivers/pci/pci.c", note="err_handler->reset_prepare: no model driver has one", v61=5181, v612=5090)
+def pci_dev_save_and_disable(dev):
+    yield read(dev, "driver")
+
+
+@mirrors("drivers/pci/pci.c", note="7.2: device_lock_assert", v72=5059)
+def pci_dev_save_and_disable(dev):  # noqa: F811
+    yield read(dev, "driver")
+    yield from K.device_lock_assert(dev)
+
+
+@mirrors("drivers/pci/pci.c", note="err_handler->reset_done: no model driver has one", v61=5212, v612=5124,
+         v72=5093)
+def pci_dev_restore(dev):
+    yield read(dev, "driver")
+
+
+def _reset_methods_loop(dev):
+    for m in (yield read(reset_methods_of(dev), "methods")):
+        fn = _method(m)
+        if fn is None:
+            continue
+        rc = yield from fn(dev, PCI_RESET_DO_RESET)
+        if not rc:
+            return 0
+        if rc != ENOTTY:
+            return rc
+    return ENOTTY
+
+
+@mirrors("drivers/pci/pci.c", v61=5382, v612=5295)
+def __pci_reset_function_locked(dev):
+    return (yield from _reset_methods_loop(dev))
+
+
+@mirrors("drivers/pci/pci.c", note="7.2: device_lock_assert", v72=5145)
+def __pci_reset_function_locked(dev):  # noqa: F811
+    yield from K.device_lock_assert(dev)
+    return (yield from _reset_methods_loop(dev))
+
+
+@mirrors("drivers/pci/pci.c", note="6.1: only the device is locked", v61=5460)
+def pci_reset_function(dev):
+    if not (yield from K.pci_reset_supported(dev)):
+        return ENOTTY
+    yield from K.pci_dev_lock(dev)
+    yield from K.pci_dev_save_and_disable(dev)
+    rc = yield from K.__pci_reset_function_locked(dev)
+    yield from K.pci_dev_restore(dev)
+    yield from K.pci_dev_unlock(dev)
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", note="6.12/7.2: the upstream bridge is locked first (7e89efc6e9e4)",
+         v612=5373, v72=5229)
+def pci_reset_function(dev):  # noqa: F811
+    if not (yield from K.pci_reset_supported(dev)):
+        return ENOTTY
+    bridge = yield from K.pci_upstream_bridge(dev)
+    if bridge is not None:
+        yield from K.pci_dev_lock(bridge)
+    yield from K.pci_dev_lock(dev)
+    yield from K.pci_dev_save_and_disable(dev)
+    rc = yield from K.__pci_reset_function_locked(dev)
+    yield from K.pci_dev_restore(dev)
+    yield from K.pci_dev_unlock(dev)
+    if bridge is not None:
+        yield from K.pci_dev_unlock(bridge)
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", v61=5496, v612=5421)
+def pci_reset_function_locked(dev):
+    if not (yield from K.pci_reset_supported(dev)):
+        return ENOTTY
+    yield from K.pci_dev_save_and_disable(dev)
+    rc = yield from K.__pci_reset_function_locked(dev)
+    yield from K.pci_dev_restore(dev)
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", note="7.2: device_lock_assert", v72=5279)
+def pci_reset_function_locked(dev):  # noqa: F811
+    yield from K.device_lock_assert(dev)
+    if not (yield from K.pci_reset_supported(dev)):
+        return ENOTTY
+    yield from K.pci_dev_save_and_disable(dev)
+    rc = yield from K.__pci_reset_function_locked(dev)
+    yield from K.pci_dev_restore(dev)
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", note="only the device is trylocked (no bridge lock in any base)",
+         v61=5519, v612=5444, v72=5304)
+def pci_try_reset_function(dev):
+    if not (yield from K.pci_reset_supported(dev)):
+        return ENOTTY
+    if not (yield from K.pci_dev_trylock(dev)):
+        return EAGAIN
+    yield from K.pci_dev_save_and_disable(dev)
+    rc = yield from K.__pci_reset_function_locked(dev)
+    yield from K.pci_dev_restore(dev)
+    yield from K.pci_dev_unlock(dev)
+    return rc
+
+
+# -- bus and slot locks: v6.1 / v6.12 ------------------------------------------------------------------
+
+def _in_slot(dev, slot):
+    s = yield read(dev, "slot")
+    return s is not None and s is slot
+
+
+@mirrors("drivers/pci/pci.c", v61=5557, v612=5482)
+def pci_bus_lock(bus):
+    yield from K.pci_dev_lock(bus.self)
+    for dev in (yield read(bus, "devices")):
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_lock(sub)
+        else:
+            yield from K.pci_dev_lock(dev)
+
+
+@mirrors("drivers/pci/pci.c", v61=5571, v612=5496)
+def pci_bus_unlock(bus):
+    for dev in (yield read(bus, "devices")):
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_unlock(sub)
+        else:
+            yield from K.pci_dev_unlock(dev)
+    yield from K.pci_dev_unlock(bus.self)
+
+
+def _unlock_reverse(done):
+    for dev, sub in reversed(done):
+        if sub is not None:
+            yield from K.pci_bus_unlock(sub)
+        else:
+            yield from K.pci_dev_unlock(dev)
+
+
+@mirrors("drivers/pci/pci.c", v61=5585, v612=5510)
+def pci_bus_trylock(bus):
+    if not (yield from K.pci_dev_trylock(bus.self)):
+        return False
+    done = []
+    for dev in (yield read(bus, "devices")):
+        sub = yield read(dev, "subordinate")
+        ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
+        if not ok:
+            yield from _unlock_reverse(done)
+            yield from K.pci_dev_unlock(bus.self)
+            return False
+        done.append((dev, sub))
+    return True
+
+
+@mirrors("drivers/pci/pci.c", note="the slot's bridge first", v61=5632, v612=5557)
+def pci_slot_lock(slot):
+    bridge = slot.bus.self
+    if bridge is not None:
+        yield from K.pci_dev_lock(bridge)
+    for dev in (yield read(slot.bus, "devices")):
+        if not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_lock(sub)
+        else:
+            yield from K.pci_dev_lock(dev)
+
+
+@mirrors("drivers/pci/pci.c", v61=5650, v612=5575)
+def pci_slot_unlock(slot):
+    bridge = slot.bus.self
+    for dev in (yield read(slot.bus, "devices")):
+        if not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_unlock(sub)
+        else:
+            yield from K.pci_dev_unlock(dev)
+    if bridge is not None:
+        yield from K.pci_dev_unlock(bridge)
+
+
+@mirrors("drivers/pci/pci.c", v61=5668, v612=5593)
+def pci_slot_trylock(slot):
+    bridge = slot.bus.self
+    if bridge is not None and not (yield from K.pci_dev_trylock(bridge)):
+        return False
+    done = []
+    for dev in (yield read(slot.bus, "devices")):
+        if not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
+        ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
+        if not ok:
+            yield from _unlock_reverse(done)
+            if bridge is not None:
+                yield from K.pci_dev_unlock(bridge)
+            return False
+        done.append((dev, sub))
+    return True
+
+
+# -- bus and slot locks: v7.2 -----------------------------------------------------------------------
+
+@mirrors("drivers/pci/pci.c", v72=5346)
+def __pci_bus_lock(bus, slot):
+    bridge = bus.self
+    if bridge is not None:
+        yield from K.pci_dev_lock(bridge)
+    for dev in (yield read(bus, "devices")):
+        if slot is not None and not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_lock(sub)
+        else:
+            yield from K.pci_dev_lock(dev)
+
+
+@mirrors("drivers/pci/pci.c", v72=5364)
+def __pci_bus_unlock(bus, slot):
+    bridge = bus.self
+    for dev in (yield read(bus, "devices")):
+        if slot is not None and not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_unlock(sub)
+        else:
+            yield from K.pci_dev_unlock(dev)
+    if bridge is not None:
+        yield from K.pci_dev_unlock(bridge)
+
+
+@mirrors("drivers/pci/pci.c", v72=5382)
+def __pci_bus_trylock(bus, slot):
+    bridge = bus.self
+    if bridge is not None and not (yield from K.pci_dev_trylock(bridge)):
+        return False
+    done = []
+    for dev in (yield read(bus, "devices")):
+        if slot is not None and not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
+        ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
+        if not ok:
+            yield from _unlock_reverse(done)
+            if bridge is not None:
+                yield from K.pci_dev_unlock(bridge)
+            return False
+        done.append((dev, sub))
+    return True
+
+
+@mirrors("drivers/pci/pci.c", v72=5416)
+def pci_bus_lock(bus):  # noqa: F811
+    yield from K.__pci_bus_lock(bus, None)
+
+
+@mirrors("drivers/pci/pci.c", v72=5422)
+def pci_bus_unlock(bus):  # noqa: F811
+    yield from K.__pci_bus_unlock(bus, None)
+
+
+@mirrors("drivers/pci/pci.c", v72=5428)
+def pci_bus_trylock(bus):  # noqa: F811
+    return (yield from K.__pci_bus_trylock(bus, None))
+
+
+@mirrors("drivers/pci/pci.c", v72=5453)
+def pci_slot_lock(slot):  # noqa: F811
+    yield from K.__pci_bus_lock(slot.bus, slot)
+
+
+@mirrors("drivers/pci/pci.c", v72=5459)
+def pci_slot_unlock(slot):  # noqa: F811
+    yield from K.__pci_bus_unlock(slot.bus, slot)
+
+
+@mirrors("drivers/pci/pci.c", v72=5465)
+def pci_slot_trylock(slot):  # noqa: F811
+    return (yield from K.__pci_bus_trylock(slot.bus, slot))
+
+
+# -- save/restore of a locked bus or slot ------------------------------------------------------------
+
+@mirrors("drivers/pci/pci.c", v61=5706, v612=5631, v72=5474)
+def pci_bus_save_and_disable_locked(bus):
+    for dev in (yield read(bus, "devices")):
+        yield from K.pci_dev_save_and_disable(dev)
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_save_and_disable_locked(sub)
+
+
+@mirrors("drivers/pci/pci.c", v61=5722, v612=5647, v72=5490)
+def pci_bus_restore_locked(bus):
+    for dev in (yield read(bus, "devices")):
+        yield from K.pci_dev_restore(dev)
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bridge_wait_for_secondary_bus(dev, "bus reset")
+            yield from K.pci_bus_restore_locked(sub)
+
+
+@mirrors("drivers/pci/pci.c", v61=5739, v612=5664, v72=5507)
+def pci_slot_save_and_disable_locked(slot):
+    for dev in (yield read(slot.bus, "devices")):
+        if not (yield from _in_slot(dev, slot)):
+            continue
+        yield from K.pci_dev_save_and_disable(dev)
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bus_save_and_disable_locked(sub)
+
+
+@mirrors("drivers/pci/pci.c", v61=5757, v612=5682, v72=5525)
+def pci_slot_restore_locked(slot):
+    for dev in (yield read(slot.bus, "devices")):
+        if not (yield from _in_slot(dev, slot)):
+            continue
+        yield from K.pci_dev_restore(dev)
+        sub = yield read(dev, "subordinate")
+        if sub is not None:
+            yield from K.pci_bridge_wait_for_secondary_bus(dev, "slot reset")
+            yield from K.pci_bus_restore_locked(sub)
+
+
+# -- slot and bus resets -------------------------------------------------------------------------------
+
+@mirrors("drivers/pci/pci.c", note="pci_slot_resettable: always true in the model", v61=5772, v612=5697,
+         v72=5540)
+def pci_slot_reset(slot, probe):
+    if slot is None:
+        return ENOTTY
+    if not probe:
+        yield from K.pci_slot_lock(slot)
+    hotplug = yield read(slot, "hotplug")
+    rc = yield from K.pci_reset_hotplug_slot(hotplug, probe)
+    if not probe:
+        yield from K.pci_slot_unlock(slot)
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", v61=5798, v612=5723, v72=5566)
+def pci_probe_reset_slot(slot):
+    return (yield from K.pci_slot_reset(slot, PCI_RESET_PROBE))
+
+
+def _try_reset_slot(slot):
+    rc = yield from K.pci_slot_reset(slot, PCI_RESET_PROBE)
+    if rc:
+        return rc
+    if (yield from K.pci_slot_trylock(slot)):
+        yield from K.pci_slot_save_and_disable_locked(slot)
+        hotplug = yield read(slot, "hotplug")
+        rc = yield from K.pci_reset_hotplug_slot(hotplug, PCI_RESET_DO_RESET)
+        yield from K.pci_slot_restore_locked(slot)
+        yield from K.pci_slot_unlock(slot)
+    else:
+        rc = EAGAIN
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", v61=5819, v612=5744)
+def __pci_reset_slot(slot):
+    return (yield from _try_reset_slot(slot))
+
+
+@mirrors("drivers/pci/pci.c", note="7.2 name of __pci_reset_slot", v72=5587)
+def pci_try_reset_slot(slot):
+    return (yield from _try_reset_slot(slot))
+
+
+@mirrors("drivers/pci/pci.c", note="pci_bus_resettable: always true in the model", v61=5839, v612=5764,
+         v72=5607)
+def pci_bus_reset(bus, probe):
+    if bus.self is None:
+        return ENOTTY
+    if probe:
+        return 0
+    yield from K.pci_bus_lock(bus)
+    ret = yield from K.pci_bridge_secondary_bus_reset(bus.self)
+    yield from K.pci_bus_unlock(bus)
+    return ret
+
+
+@mirrors("drivers/pci/pci.c", v61=5901, v612=5826, v72=5723)
+def pci_probe_reset_bus(bus):
+    return (yield from K.pci_bus_reset(bus, PCI_RESET_PROBE))
+
+
+def _try_reset_bus(bus):
+    rc = yield from K.pci_bus_reset(bus, PCI_RESET_PROBE)
+    if rc:
+        return rc
+    if (yield from K.pci_bus_trylock(bus)):
+        yield from K.pci_bus_save_and_disable_locked(bus)
+        rc = yield from K.pci_bridge_secondary_bus_reset(bus.self)
+        yield from K.pci_bus_restore_locked(bus)
+        yield from K.pci_bus_unlock(bus)
+    else:
+        rc = EAGAIN
+    return rc
+
+
+@mirrors("drivers/pci/pci.c", v61=5913, v612=5838)
+def __pci_reset_bus(bus):
+    return (yield from _try_reset_bus(bus))
+
+
+@mirrors("drivers/pci/pci.c", note="7.2 name of __pci_reset_bus", v72=5634)
+def pci_try_reset_bus(bus):
+    return (yield from _try_reset_bus(bus))
+
+
+def _slots_of(bus):
+    return [s for s in W.slots.values() if s.bus is bus]
+
+
+@mirrors("drivers/pci/pci.c", note="AER/DPC reset of a bridge's secondary bus: pci_slot_mutex, blocking "
+         "slot resets, else a blocking bus reset", v61=5868, v612=5793)
+def pci_bus_error_reset(bridge):
+    bus = yield read(bridge, "subordinate")
+    if bus is None:
+        return ENOTTY
+    yield lock(W.pci_slot_mutex)
+    slots = _slots_of(bus)
+    bus_reset = not slots
+    if not bus_reset:
+        for slot in slots:
+            if (yield from K.pci_probe_reset_slot(slot)):
+                bus_reset = True
+                break
+    if not bus_reset:
+        for slot in slots:
+            if (yield from K.pci_slot_reset(slot, PCI_RESET_DO_RESET)):
+                bus_reset = True
+                break
+    yield unlock(W.pci_slot_mutex)
+    if not bus_reset:
+        return 0
+    return (yield from K.pci_bus_reset(bus, PCI_RESET_DO_RESET))
+
+
+@mirrors("drivers/pci/pci.c", v72=5666)
+def pci_reset_bridge(bridge, restore):
+    bus = yield read(bridge, "subordinate")
+    if bus is None:
+        return ENOTTY
+    ret = 0
+    yield lock(W.pci_slot_mutex)
+    slots = _slots_of(bus)
+    bus_reset = not slots
+    if not bus_reset:
+        for slot in slots:
+            if (yield from K.pci_probe_reset_slot(slot)):
+                bus_reset = True
+                break
+    if not bus_reset:
+        for slot in slots:
+            if restore:
+                ret = yield from K.pci_try_reset_slot(slot)
+            else:
+                ret = yield from K.pci_slot_reset(slot, PCI_RESET_DO_RESET)
+            if ret:
+                break
+        yield unlock(W.pci_slot_mutex)
+        return ret
+    yield unlock(W.pci_slot_mutex)
+    if restore:
+        return (yield from K.pci_try_reset_bus(bus))
+    return (yield from K.pci_bus_reset(bus, PCI_RESET_DO_RESET))
+
+
+@mirrors("drivers/pci/pci.c", v72=5707)
+def pci_bus_error_reset(bridge):  # noqa: F811
+    return (yield from K.pci_reset_bridge(bridge, False))
+
+
+@mirrors("drivers/pci/pci.c", v72=5712)
+def pci_try_reset_bridge(bridge):
+    return (yield from K.pci_reset_bridge(bridge, True))
+
+
+@mirrors("drivers/pci/pci.c", note="slot reset if the slot probes, else bus reset (both trylock)",
+         v61=5939, v612=5864)
+def pci_reset_bus(pdev):
+    slot = yield read(pdev, "slot")
+    if not (yield from K.pci_probe_reset_slot(slot)):
+        return (yield from K.__pci_reset_slot(slot))
+    return (yield from K.__pci_reset_bus(pdev.bus))
+
+
+@mirrors("drivers/pci/pci.c", v72=5735)
+def pci_reset_bus(pdev):  # noqa: F811
+    slot = yield read(pdev, "slot")
+    if not (yield from K.pci_probe_reset_slot(slot)):
+        return (yield from K.pci_try_reset_slot(slot))
+    return (yield from K.pci_try_reset_bus(pdev.bus))
+
+
+# -- sysfs: reset_method, reset_subordinate ------------------------------------------------------------
+
+def _reset_method_store(pdev, buf):
+    rm = reset_methods_of(pdev)
+    text = buf.strip()
+    if text == "":
+        yield write(rm, "methods", ())
+        return len(buf)
+    if text == "default":
+        # pci_init_reset_methods: probe every method in the table's order
+        methods = []
+        for m in METHOD_NAMES:
+            fn = _method(m)
+            if fn is not None and (yield from fn(pdev, PCI_RESET_PROBE)) == 0:
+                methods.append(m)
+        yield write(rm, "methods", tuple(methods))
+        return len(buf)
+    methods = []
+    for name in text.split():
+        if name not in METHOD_NAMES:
+            return EINVAL
+        fn = _method(name)
+        if fn is None or (yield from fn(pdev, PCI_RESET_PROBE)):
+            return EINVAL
+        methods.append(name)
+    yield write(rm, "methods", tuple(methods))
+    return len(buf)
+
+
+@mirrors("drivers/pci/pci.c", note="the probe calls take no lock (pciehp_reset_slot returns 0 in probe mode)",
+         v61=5273, v612=5186)
+def reset_method_store(pdev, buf):
+    return (yield from _reset_method_store(pdev, buf))
+
+
+@mirrors("drivers/pci/pci-sysfs.c", note="7.2: moved to pci-sysfs.c; runtime-PM reference around it",
+         v72=1642)
+def reset_method_store(pdev, buf):  # noqa: F811
+    return (yield from _reset_method_store(pdev, buf))
+
+
+def _ulong(buf):
+    try:
+        return int(buf.strip(), 0)
+    except ValueError:
+        return None
+
+
+@mirrors("drivers/pci/pci-sysfs.c", note="6.x: __pci_reset_bus(pdev->subordinate)", v61=544, v612=542)
+def reset_subordinate_store(pdev, buf):
+    val = _ulong(buf)
+    if val is None:
+        return EINVAL
+    if val:
+        bus = yield read(pdev, "subordinate")
+        ret = yield from K.__pci_reset_bus(bus)
+        if ret:
+            return ret
+    return len(buf)
+
+
+@mirrors("drivers/pci/pci-sysfs.c", note="7.2: pci_try_reset_bridge(pdev)", v72=552)
+def reset_subordinate_store(pdev, buf):  # noqa: F811
+    val = _ulong(buf)
+    if val is None:
+        return EINVAL
+    if val:
+        ret = yield from K.pci_try_reset_bridge(pdev)
+        if ret:
+            return ret
+    return len(buf)
