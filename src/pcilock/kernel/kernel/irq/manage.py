@@ -21,7 +21,10 @@ none is running *claims* the thread slot in ``st`` and a new model thread
 then gives the slot back.  A wake-up while the thread runs sets RUNTHREAD and
 the running thread runs the handler once more (``irq_wait_for_interrupt``), so
 handlers of one action never run concurrently, exactly as with the single
-kthread.
+kthread.  The program order of that one kthread is kept across the model
+threads that play it (a completion completed before the slot is given back and
+consumed by the next claimer, and by ``free_irq`` as ``kthread_stop`` does), so
+the race detector sees what the real thread orders.
 
 Hardware interrupts.  :func:`raise_irq` (not a kernel function: it is the
 device asserting its MSI) starts a model thread ``hardirq/<name>`` that plays
@@ -53,12 +56,14 @@ from pcilock._engine_imports import (
     Completion,
     Shared,
     complete,
+    complete_all,
     current,
     join,
     note,
     read,
     rmw,
     spawn,
+    try_wait_for_completion,
     wait_for_completion,
 )
 from pcilock.kernel._model import K, mirrors
@@ -85,6 +90,9 @@ class IrqAction(Shared):
         self.handler = handler  # name of the primary handler in K
         self.thread_fn = thread_fn  # name of the thread function in K
         self.dev_id = dev_id
+        # model-only: the program order of the one real kthread, carried from one model thread being
+        # the IRQ thread to the next (completed before the slot is given back, consumed on claiming it)
+        self.thread_handoff = Completion(f"irq thread {name}")
 
     def describe(self):
         return f"irqaction {self.name}"
@@ -171,7 +179,9 @@ def raise_irq(desc):
 @mirrors("kernel/irq/manage.c", note="irq_thread + irq_wait_for_interrupt: run the handler while "
          "RUNTHREAD is set (test_and_clear), then give the thread slot back", v61=1286, v612=1306, v72=1244)
 def irq_thread(action):
+    yield try_wait_for_completion(action.thread_handoff)  # model-only, see IrqAction
     while True:
+        yield complete_all(action.thread_handoff)
         old = yield rmw(action, "st", _take_or_exit)
         if not old.runthread:
             return
@@ -182,7 +192,7 @@ def irq_thread(action):
 def _woken(action, go):
     yield wait_for_completion(go)
     me = yield current()
-    st = yield read(action, "st")
+    st = yield read(action, "st", marked=True)
     if st.thread is me:
         yield from K.irq_thread(action)
 
@@ -194,7 +204,7 @@ def irq_wake_thread(desc, dev_id):
     action = desc.action
     if action is None or action.dev_id is not dev_id:
         return
-    st = yield read(action, "st")
+    st = yield read(action, "st", marked=True)
     if not st.linked or st.runthread:
         return  # no action any more, or a wake-up is already pending for the running thread
     me = yield current()
@@ -233,6 +243,9 @@ def __free_irq(desc, dev_id):
         waits.append(old.thread)
     for t in waits:
         yield join(t)
+    # kthread_stop: whatever the IRQ thread did before it went to sleep happens before (model-only
+    # hand-off, see IrqAction: the model thread that last was the IRQ thread may have ended already)
+    yield try_wait_for_completion(action.thread_handoff)
     return action
 
 

@@ -64,7 +64,7 @@ def _insertion(port, hw):
 def hotplug_event(event, port_bdf):
     port = W.devices.get(port_bdf)
     hw = getattr(port, "slot_hw", None) if port is not None else None
-    if hw is None or (yield read(hw, "gone")):
+    if hw is None or (yield read(hw, "gone", marked=True)):
         yield note(f"{port_bdf}: no hotplug port answers")
         return ENODEV
     if event == "surprise-removal":

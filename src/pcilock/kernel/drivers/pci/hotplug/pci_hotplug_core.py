@@ -162,7 +162,7 @@ def _wq(pdev):
 def pci_hp_ignore_link_change(pdev):
     me = yield current()
     c = Completion(f"pci_hp_link_change_wq {pdev.bdf}", providers=[me])
-    yield write(_wq(pdev), "section", c)
+    yield write(_wq(pdev), "section", c, marked=True)
     yield rmw(pdev, "priv_flags", lambda f: f | {PCI_LINK_CHANGING})
 
 
@@ -170,7 +170,7 @@ def pci_hp_ignore_link_change(pdev):
 def pci_hp_unignore_link_change(pdev):
     yield rmw(pdev, "priv_flags", lambda f: f | {PCI_LINK_CHANGED})
     yield rmw(pdev, "priv_flags", lambda f: f - {PCI_LINK_CHANGING})
-    c = yield read(_wq(pdev), "section")
+    c = yield read(_wq(pdev), "section", marked=True)
     yield complete_all(c)
 
 
@@ -178,10 +178,10 @@ def pci_hp_unignore_link_change(pdev):
          "test_and_clear_bit(CHANGED)", v72=552)
 def pci_hp_spurious_link_change(pdev):
     while True:
-        flags = yield read(pdev, "priv_flags")
+        flags = yield read(pdev, "priv_flags", marked=True)
         if PCI_LINK_CHANGING not in flags:
             break
-        c = yield read(_wq(pdev), "section")
+        c = yield read(_wq(pdev), "section", marked=True)
         yield wait_for_completion(c)
     old = yield rmw(pdev, "priv_flags", lambda f: f - {PCI_LINK_CHANGED})
     return PCI_LINK_CHANGED in old

@@ -18,6 +18,8 @@ attention button, ``pcie_enable_notification`` enables PDCE and
 Status event bits (RW1C), the notification enables written to Slot Control,
 Presence Detect State, Data Link Layer Link Active, and ``gone`` (the port
 itself no longer answers config reads: its card was pulled from a slot above).
+Every access to it is marked: the kernel's side is a config access (under
+``pci_lock``), the other side is the device; neither is a data race.
 A change of a status bit while its enable and HPIE are set and all enabled
 status bits were clear sends an MSI (PCIe r6.0 sec 6.7.3.4): the model starts
 a hard-IRQ thread (:func:`pcilock.kernel.kernel.irq.manage.raise_irq`).
@@ -121,7 +123,7 @@ def hw_event(hw, bits):
     from pcilock.kernel.kernel.irq.manage import raise_irq
 
     old = yield rmw(hw, "sltsta", lambda v: v | bits)
-    ctl = yield read(hw, "sltctl")
+    ctl = yield read(hw, "sltctl", marked=True)
     en = enabled_events(ctl)
     if hw.irq is not None and ctl & SLTCTL_HPIE and bits & en and not old & en:
         yield raise_irq(hw.irq)
@@ -130,9 +132,9 @@ def hw_event(hw, bits):
 def hw_link_change(hw, presence, link):
     """Presence and/or link state change of the slot; the status bits the port latches."""
     bits = 0
-    if (yield read(hw, "presence")) != presence:
+    if (yield read(hw, "presence", marked=True)) != presence:
         bits |= SLTSTA_PDC
-    if (yield read(hw, "link_active")) != link:
+    if (yield read(hw, "link_active", marked=True)) != link:
         bits |= SLTSTA_DLLSC
     yield rmw(hw, "presence", lambda _: presence)
     yield rmw(hw, "link_active", lambda _: link)
@@ -145,7 +147,7 @@ def hw_secondary_bus_reset(bridge):
     hw = getattr(bridge, "slot_hw", None)
     if hw is None:
         return
-    if (yield read(hw, "gone")) or not (yield read(hw, "link_active")):
+    if (yield read(hw, "gone", marked=True)) or not (yield read(hw, "link_active", marked=True)):
         return
     yield from hw_event(hw, SLTSTA_DLLSC)
 

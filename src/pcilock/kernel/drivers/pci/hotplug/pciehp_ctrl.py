@@ -46,7 +46,7 @@ def set_slot_off(ctrl):
          v61=59, v612=59, v72=62)
 def board_added(ctrl):
     # pciehp_check_link_status: waits for the link and for the device's vendor ID (no lock)
-    if not (yield read(ctrl.hw, "link_active")):
+    if not (yield read(ctrl.hw, "link_active", marked=True)):
         yield from K.set_slot_off(ctrl)
         return ENODEV
     yield rmw(ctrl, "pending_events", lambda v: v & ~(SLTSTA_DLLSC | SLTSTA_PDC))  # link is up
@@ -183,7 +183,7 @@ def _wait_requester(ctrl):
 
     action = ctrl.hw.irq.action
     while True:
-        st = yield read(action, "st")
+        st = yield read(action, "st", marked=True)
         if st.thread is not None:
             yield join(st.thread)
             continue

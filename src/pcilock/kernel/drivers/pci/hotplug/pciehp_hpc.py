@@ -68,7 +68,7 @@ def pciehp_free_irq(ctrl):
          v61=156, v612=157, v72=157)
 def pcie_do_write_cmd(ctrl, cmd, mask, wait):
     yield lock(ctrl.ctrl_lock)
-    if not (yield read(ctrl.hw, "gone")):  # PCI_POSSIBLE_ERROR(slot_ctrl): no response
+    if not (yield read(ctrl.hw, "gone", marked=True)):  # PCI_POSSIBLE_ERROR(slot_ctrl): no response
         yield rmw(ctrl.hw, "sltctl", lambda v: (v & ~mask) | (cmd & mask))
     yield unlock(ctrl.ctrl_lock)
 
@@ -85,16 +85,16 @@ def pcie_write_cmd_nowait(ctrl, cmd, mask):
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=234, v612=235, v72=235)
 def pciehp_check_link_active(ctrl):
-    if (yield read(ctrl.hw, "gone")):
+    if (yield read(ctrl.hw, "gone", marked=True)):
         return ENODEV
-    return int((yield read(ctrl.hw, "link_active")))
+    return int((yield read(ctrl.hw, "link_active", marked=True)))
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=435, v612=436, v72=438)
 def pciehp_card_present(ctrl):
-    if (yield read(ctrl.hw, "gone")):
+    if (yield read(ctrl.hw, "gone", marked=True)):
         return ENODEV
-    return int((yield read(ctrl.hw, "presence")))
+    return int((yield read(ctrl.hw, "presence", marked=True)))
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=460, v612=461, v72=463)
@@ -114,7 +114,7 @@ def pciehp_device_replaced(ctrl):
     pdev = yield from K.pci_get_slot(sub, 0)
     if pdev is None:
         return True
-    replaced = not (yield read(ctrl.hw, "presence"))  # config reads fail: not the same card
+    replaced = not (yield read(ctrl.hw, "presence", marked=True))  # config reads fail: not the same card
     yield from K.put_device(pdev)
     return replaced
 
@@ -151,11 +151,11 @@ def pciehp_ignore_link_change(ctrl, pdev, irq, ignored_events):
          "modelled", v61=588, v612=591, v72=623)
 def pciehp_isr(irq, ctrl):
     hw = ctrl.hw
-    if not (yield read(hw, "sltctl")) & SLTCTL_HPIE:
+    if not (yield read(hw, "sltctl", marked=True)) & SLTCTL_HPIE:
         return IRQ_NONE
     events = 0
     while True:  # read_status:
-        if (yield read(hw, "gone")):  # PCI_POSSIBLE_ERROR(status): the port is gone
+        if (yield read(hw, "gone", marked=True)):  # PCI_POSSIBLE_ERROR(status): the port is gone
             return IRQ_NONE
         old = yield rmw(hw, "sltsta", lambda v: v & ~_EVENT_BITS)  # read + write-1-to-clear
         status = old & _EVENT_BITS
