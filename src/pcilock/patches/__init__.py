@@ -10,6 +10,7 @@ from . import (  # noqa: F401  (imported for registration)
     commit_05703271c3cd,
     commit_2fa119c0e5e5,
     commit_a5338e365c45,
+    commit_f5eff5591b8f,
     nechita_v14,
 )
 from ._patch import Patch, Series
