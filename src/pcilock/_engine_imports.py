@@ -12,6 +12,7 @@ from .engine.ops import (  # noqa: F401
     down_read_trylock,
     down_write,
     down_write_trylock,
+    free,
     gate_close,
     gate_enter,
     gate_leave,

@@ -11,12 +11,13 @@ slot number shown in /sys/bus/pci/slots); the device number the kernel
 matches (``slot->number`` in the kernel) is ``.devnr``: pciehp registers
 device 0 in v6.1/v6.12 and ``PCI_SLOT_ALL_DEVICES`` in v7.2 (pciehp_core.c
 init_slot).  Slots declared without hotplug in a scenario match device 0.
-The kobject reference count is ``refcount`` (one reference: the creator's).
+The kobject reference count is ``refcount`` (one reference: the creator's);
+the release frees the slot (any later access is a use after free).
 """
 
 from __future__ import annotations
 
-from pcilock._engine_imports import down_read, lock, read, rmw, unlock, up_read, write
+from pcilock._engine_imports import down_read, free, lock, read, rmw, unlock, up_read, write
 from pcilock.kernel._model import V61, K, W, mirrors
 from pcilock.kernel.include.linux.pci import PciSlot
 
@@ -53,8 +54,9 @@ def pci_slot_release(slot):
         if (yield from K.pci_dev_matches_slot(dev, slot)):
             yield write(dev, "slot", None)
     yield up_read(W.pci_bus_sem)
-    # list_del(&slot->list); pci_bus_put(slot->bus); kfree(slot)
+    # list_del(&slot->list); pci_bus_put(slot->bus)
     W.slots.pop(slot.name, None)
+    yield free(slot)  # kfree(slot)
 
 
 @mirrors("drivers/pci/slot.c", v61=335, v612=356, v72=368)

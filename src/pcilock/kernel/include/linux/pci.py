@@ -127,16 +127,21 @@ class PciSlot(Shared):
     ``hotplug`` (``pci_slot->hotplug``, the ``struct hotplug_slot`` of the
     hotplug driver that claimed the slot, or None) is shared: pci_hp_destroy
     clears it without a lock while the reset paths read it without a lock.
+    ``reset_lock`` exists only with the posted, unmerged wunner-2020 patch
+    (:mod:`pcilock.patches.wunner_2020`), which moves pciehp's reset lock
+    into the slot; it is owned by the slot (a use after ``kfree(slot)`` is a
+    use after free).
     """
 
     _shared_ = {"refcount": 1, "hotplug": None}
+    _owns_ = ("reset_lock",)
 
     def __init__(self, bus, number, hotplug=None, **kw):
         super().__init__(hotplug=hotplug, **kw)
         self.bus = bus
         self.number = number
         self.name = str(number)
-        self.extra = {}  # patch-specific members (wunner-2020: reset_lock)
+        self.reset_lock = None  # struct rw_semaphore reset_lock (wunner-2020 only)
 
     def describe(self):
         return f"pci_slot {self.name}"
