@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (imported for registration)
     commit_a5338e365c45,
     commit_f5eff5591b8f,
     nechita_v14,
+    wunner_2020,
 )
 from ._patch import Patch, Series
 from .regime import PATCHES, SERIES, Regime, RegimeError, build_table, parse_regime
