@@ -42,3 +42,51 @@ def test_bad_replay_string():
     for bad in ["0.1", "p1:a", "p1:0x0", "p1:-1"]:
         with pytest.raises(ReplayError):
             decode(bad)
+
+
+def _spawn_order_program():
+    """The deadlocking thread is spawned only in executions where the registry's id of
+    that spawn differs from its creation index (another spawn was seen first)."""
+    from pcilock.engine import Mutex, Program, Shared, ThreadSpec
+    from pcilock.engine import ops as O
+
+    class Flag(Shared):
+        _shared_ = {"v": 0}
+
+    def setup():
+        a, b, flag = Mutex("A"), Mutex("B"), Flag()
+
+        def idle():
+            yield O.schedule_point()
+
+        def child():
+            yield O.lock(b)
+            yield O.lock(a)
+            yield O.unlock(a)
+            yield O.unlock(b)
+
+        def t0():
+            if (yield O.read(flag, "v", marked=True)) == 0:
+                yield O.spawn(idle, name="idle")
+            else:
+                yield O.lock(a)
+                yield O.lock(b)
+                yield O.unlock(b)
+                yield O.unlock(a)
+
+        def t1():
+            yield O.write(flag, "v", 1, marked=True)
+            yield O.spawn(child, name="child")
+        return [ThreadSpec("T0", t0), ThreadSpec("T1", t1)]
+    return Program(setup, name="spawn-order")
+
+
+@pytest.mark.parametrize("strategy", ["dpor", "source-dpor"])
+def test_found_thread_ids_use_creation_order(strategy):
+    # regression: Found.tids were the explorer's registry ids, so minimisation indexed
+    # the replayed execution's threads out of range
+    r = explore(_spawn_order_program(), strategy=strategy)
+    assert r.verdict == "deadlock" and r.error is None
+    f = r.found[0]
+    names = sorted(f.trace.ex.threads[t].name for t in f.tids)
+    assert names == ["T0", "child"]

@@ -454,7 +454,9 @@ class DporExplorer:
         return None
 
     def _collect(self, ex, start, upto):
-        # schedules in Found use creation order, the numbering of replay strings
+        # schedules and thread ids in Found use creation order, the numbering of replay strings
+        # (the registry's ids differ when threads were spawned in another order than in the
+        # execution that first met them)
         idx = ex.creation_index()
         schedule = [(idx[n.tid], n.choice) for n in self.nodes[:upto]]
         for v in ex.violations[start:]:
@@ -463,7 +465,7 @@ class DporExplorer:
             self._sigs.append(v.signature)
             self.found.append(Found(v.kind, v.message, v.signature, schedule[: v.step + 1] if v.kind
                                     not in ("hang",) and v.step + 1 <= len(schedule) else schedule,
-                                    v.tids, dict(v.detail), self.stats.executions))
+                                    [idx[t] for t in v.tids], dict(v.detail), self.stats.executions))
         return len(ex.violations)
 
     def _next_branch(self):
