@@ -42,6 +42,22 @@ def op(kind, versions=None):
     return deco
 
 
+START_HOOKS = []
+
+
+def start_hook(fn):
+    """Register ``fn(thread_name)``, a generator run when each scenario thread starts, before its
+    first operation line (e.g. to give it the files it holds open since boot).  It must perform
+    only local operations (no scheduling point), so it is done before any thread runs."""
+    START_HOOKS.append(fn)
+    return fn
+
+
+def thread_start(name):
+    for fn in START_HOOKS:
+        yield from fn(name)
+
+
 def run(o):
     fn, _ = OPS[o.kind]
     yield note(o.text)

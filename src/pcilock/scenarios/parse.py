@@ -32,7 +32,9 @@ PORTS = ("root-port", "upstream-port", "downstream-port")
 # pci_reset_fn_methods[] (drivers/pci/pci.c), in the kernel's order
 RESET_METHODS = ("device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus")
 # driver_options each model driver reads (pdev.spec.driver_options)
-DRIVER_OPTIONS = {"igb": ("max_vfs",)}
+DRIVER_OPTIONS = {"igb": ("max_vfs",), "vfio-pci": ("open_by",)}
+# driver options whose value names a [[thread]] (the others are non-negative integers)
+THREAD_OPTIONS = ("open_by",)
 
 TOP_KEYS = ("id", "title", "links", "notes", "device", "thread", "expect", "check")
 DEVICE_KEYS = ("bdf", "type", "parent", "hotplug", "slot", "driver", "driver_options", "sriov",
@@ -186,6 +188,7 @@ class _Parser:
         notes = self.want(doc.get("notes", ""), ("notes",), "str", "notes")
         topo, ctx = self.topology(doc)
         threads = self.threads(doc, ctx)
+        self.thread_options(topo, threads)
         expect, expect_lines = self.expect(doc, threads)
         options = self.check_options(doc)
         return Scenario(id=sid, title=title, links=list(links), topology=topo, threads=threads,
@@ -222,6 +225,7 @@ class _Parser:
             specs.append(spec)
         if not specs:
             self.err((), "no [[device]]: a scenario needs a topology")
+        self.device_where = where
         by_bdf = {s.bdf: s for s in specs}
         for s in specs:
             self.check_parent(s, by_bdf, where)
@@ -343,9 +347,21 @@ class _Parser:
                 whose = f"driver {spec.driver!r} has" if spec.driver else "the model drivers have"
                 self.err(w + (k,), f"unknown driver option {k!r}: {whose} no such option "
                                    f"(driver options: {described})")
-            if not _is_int(v) or v < 0:
+            if k in THREAD_OPTIONS:
+                self.want(v, w + (k,), "str", f"driver option {k} (a thread name)")
+            elif not _is_int(v) or v < 0:
                 self.err(w + (k,), f"driver option {k} must be a non-negative integer, not {v!r}")
         return dict(value)
+
+    def thread_options(self, topo, threads):
+        """Driver options naming a thread must name a [[thread]] of the scenario."""
+        names = [t.name for t in threads]
+        for spec in topo.devices:
+            for k in THREAD_OPTIONS:
+                v = spec.driver_options.get(k)
+                if v is not None and v not in names:
+                    self.err(self.device_where[spec.bdf] + ("driver_options", k),
+                             f"driver option {k} = {v!r} names no [[thread]] (threads: {_listing(names)})")
 
     def check_parent(self, s, by_bdf, where):
         w = where[s.bdf] + ("parent",)

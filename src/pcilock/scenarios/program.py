@@ -13,7 +13,7 @@ from pcilock.kernel import load_all
 from pcilock.kernel._model import activate
 from pcilock.kernel.checks import final_checks
 from pcilock.kernel.model_drivers import factory
-from pcilock.kernel.userspace import run
+from pcilock.kernel.userspace import run, thread_start
 from pcilock.kernel.world import World
 from pcilock.patches import PATCHES, build_table
 
@@ -51,8 +51,9 @@ def loaded_at_boot(topology):
     return names
 
 
-def thread_body(ops, repeat):
+def thread_body(ops, repeat, name=None):
     def body():
+        yield from thread_start(name)
         for _ in range(repeat):
             for o in ops:
                 yield from run(o)
@@ -91,7 +92,7 @@ def make_program(scenario, regime, overrides=None):
                 drv.poke("registered", True)
         attrs["pci_bus_type"].poke("drivers", tuple(d for n, d in attrs["pci_drivers"].items() if n in boot))
         activate(table, attrs)
-        threads = [ThreadSpec(t.name, thread_body(t.ops, t.repeat)) for t in scenario.threads]
+        threads = [ThreadSpec(t.name, thread_body(t.ops, t.repeat, t.name)) for t in scenario.threads]
         return Setup(threads=threads, world=world)
 
     return Program(setup, name=f"{scenario.id}@{regime}", final_checks=final_checks,

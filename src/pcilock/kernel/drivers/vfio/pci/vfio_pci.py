@@ -18,6 +18,13 @@ close resets it in ``vfio_pci_core_disable``), ``vfio reset BDF``
 the groups of every device the task has open).  The task issuing ``open``
 owns the file; ``close``/``reset``/``hot-reset`` act on a file the same task
 opened (EBADF otherwise).
+
+Driver option ``open_by = "THREAD"``: the scenario thread THREAD has held a
+file of the device open since before the scenario starts (a VM or an SPDK
+process that opened it long ago): the open's reset worked (``reset_works``),
+``open_count`` is 1 and the file holds a registration reference.  Its
+``vfio close`` is then the last close.  This is the steady state a hot-removal
+report starts from, without the open's own reset racing with the scenario.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from pcilock.kernel.drivers.vfio.vfio_main import (
     register_group_dev_at_setup,
 )
 from pcilock.kernel.include.linux.pci import PciDriver
-from pcilock.kernel.userspace import op
+from pcilock.kernel.userspace import op, start_hook
 
 NAME = "vfio-pci"
 ENODEV, EBADF = -19, -9
@@ -69,6 +76,25 @@ def _boot_world(pdev, attrs, version):
     vdev.vdev.dev_set = dev_set
     dev_set.poke("device_list", dev_set.peek("device_list") + (vdev.vdev,))
     register_group_dev_at_setup(vdev.vdev)
+    owner = pdev.spec.driver_options.get("open_by") if pdev.spec is not None else None
+    if owner is not None:  # opened before the scenario starts (see module docstring)
+        device = vdev.vdev
+        device.poke("refcount", device.peek("refcount") + 1)  # vfio_device_try_get_registration
+        device.poke("open_count", 1)
+        vdev.poke("reset_works", True)  # vfio_pci_core_enable's reset worked
+        attrs.setdefault("vfio_boot_files", {}).setdefault(owner, []).append(device)
+
+
+@start_hook
+def _adopt_boot_files(name):
+    """The scenario thread *name* holds the files opened for it before the scenario."""
+    devices = W.__dict__.get("vfio_boot_files", {}).get(name)
+    if not devices:
+        return
+    me = yield current()
+    for device in devices:
+        _files(me).append(device)
+        note_file(me, device, True)
 
 
 def make_driver():
