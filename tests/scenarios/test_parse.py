@@ -152,7 +152,7 @@ def test_every_operation_form(all_ops):
         ("vfio", ("hot-reset", "0000:03:00.0")),
     ]
     ops = sc.threads[0].ops
-    assert [o.line for o in ops] == list(range(38, 52))
+    assert [o.line for o in ops] == list(range(39, 53))
     assert ops[1].text == "echo 1 >/sys/bus/pci/devices/0000:03:00.0/rescan"
     assert [t.name for t in sc.threads] == ["t0", "events"]
 

@@ -34,6 +34,7 @@ class DeviceSpec:
     bdf: str
     type: str = "endpoint"  # root-port | upstream-port | downstream-port | pci-bridge | endpoint
     hotplug: bool = False
+    dpc: bool = False  # the port has a DPC capability (pdev->dpc_cap); the DPC service binds to it
     slot: int | None = None
     parent: str | None = None
     driver: str | None = None

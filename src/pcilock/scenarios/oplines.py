@@ -101,11 +101,18 @@ def _parse(s, ctx):
         return "hotplug", (ev, spec.bdf)
     if cmd == "aer":
         sev, bdf = _two(args, "aer fatal|nonfatal BDF", AER_SEVERITIES, "severity")
-        return "aer", (sev, _any_dev(bdf, ctx))
+        bdf = _any_dev(bdf, ctx)
+        if _root_port_above(bdf, ctx) is None:
+            raise OpLineError(f"no root-port at or above {bdf}: AER errors are handled by the AER service "
+                              "of a Root Port")
+        return "aer", (sev, bdf)
     if cmd == "dpc":
         if len(args) != 1:
             raise OpLineError("expected: dpc PORT")
-        return "dpc", (_port(args[0], ctx, ("root-port", "downstream-port"), "dpc").bdf,)
+        spec = _port(args[0], ctx, ("root-port", "downstream-port"), "dpc")
+        if not spec.dpc:
+            raise OpLineError(f"{spec.bdf} has no DPC capability (set dpc = true on it)")
+        return "dpc", (spec.bdf,)
     if cmd == "eeh":
         if len(args) != 1:
             raise OpLineError("expected: eeh BDF")
@@ -118,6 +125,20 @@ def _parse(s, ctx):
             raise OpLineError(f"{bdf} is {a_type(spec.type)}; vfio-pci only binds endpoints and VFs")
         return "vfio", (action, bdf)
     raise OpLineError(f"unknown command {cmd!r}; {USAGE}")
+
+
+def _root_port_above(bdf, ctx):
+    """The declared root-port at or above *bdf* (a VF: above its PF), or None."""
+    if bdf in ctx.vfs:
+        bdf = ctx.vfs[bdf][0]
+    seen = set()
+    spec = ctx.devices.get(bdf)
+    while spec is not None and spec.bdf not in seen:
+        if spec.type == "root-port":
+            return spec
+        seen.add(spec.bdf)
+        spec = ctx.devices.get(spec.parent) if spec.parent else None
+    return None
 
 
 def a_type(typ):

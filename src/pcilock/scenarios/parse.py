@@ -37,11 +37,11 @@ DRIVER_OPTIONS = {"igb": ("max_vfs",), "vfio-pci": ("open_by",)}
 THREAD_OPTIONS = ("open_by",)
 
 TOP_KEYS = ("id", "title", "links", "notes", "device", "thread", "expect", "check")
-DEVICE_KEYS = ("bdf", "type", "parent", "hotplug", "slot", "driver", "driver_options", "sriov",
+DEVICE_KEYS = ("bdf", "type", "parent", "hotplug", "dpc", "slot", "driver", "driver_options", "sriov",
                "vf_driver", "numa_node", "reset_methods", "present")
 SRIOV_KEYS = ("total_vfs", "num_vfs", "drivers_autoprobe", "offset", "stride")
 THREAD_KEYS = ("name", "run", "repeat")
-CHECK_KEYS = ("strategy", "budget", "seed", "max_steps", "all")
+CHECK_KEYS = ("strategy", "budget", "executions", "seed", "max_steps", "all")
 
 _ID_RE = re.compile(r"[a-z0-9.-]+")
 _THREAD_RE = re.compile(r"[A-Za-z0-9_.-]+")
@@ -266,6 +266,10 @@ class _Parser:
         if spec.hotplug and typ not in ("root-port", "downstream-port"):
             self.err(w + ("hotplug",), f"hotplug = true on {a_type(typ)}: only a root-port or "
                                        "downstream-port has a hotplug slot")
+        spec.dpc = self.want(t.get("dpc", False), w + ("dpc",), "bool", "dpc")
+        if spec.dpc and typ not in ("root-port", "downstream-port"):
+            self.err(w + ("dpc",), f"dpc = true on {a_type(typ)}: only a root-port or downstream-port "
+                                   "has Downstream Port Containment")
         if "slot" in t:
             spec.slot = self.want(t["slot"], w + ("slot",), "int", "slot")
             if spec.slot < 0:
@@ -562,6 +566,11 @@ class _Parser:
             if isinstance(b, bool) or not isinstance(b, int | float) or not b > 0:
                 self.err(w + ("budget",), f"budget must be a positive number of seconds, not {b!r}")
             opts["budget"] = float(b)
+        if "executions" in table:
+            n = self.want(table["executions"], w + ("executions",), "int", "executions")
+            if n < 1:
+                self.err(w + ("executions",), f"executions must be a positive integer, not {n}")
+            opts["executions"] = n
         if "seed" in table:
             opts["seed"] = self.want(table["seed"], w + ("seed",), "int", "seed")
         if "max_steps" in table:

@@ -19,9 +19,10 @@ Per version (lines in the module's ``@mirrors``):
 Not modelled: Command Completed waits (``pcie_wait_cmd``: bounded by a
 timeout, no lock), power-fault handling, indicators (they take only the
 leaf mutex ``ctrl_lock`` and wait for nothing), the poll mode, runtime PM of
-the port (RERUN_ISR), DPC (``pci_dpc_recovered`` is false: no port has a DPC
-capability in the model).  ``pciehp_device_replaced`` (v7.2): a card in the
-slot is never a different card (the model inserts the card that was pulled).
+the port (RERUN_ISR).  ``pci_dpc_recovered`` (the wait for a DPC recovery of
+a port with ``dpc = true``) is in :mod:`pcilock.kernel.drivers.pci.pcie.dpc`.
+``pciehp_device_replaced`` (v7.2): a card in the slot is never a different
+card (the model inserts the card that was pulled).
 """
 
 from __future__ import annotations
@@ -117,13 +118,6 @@ def pciehp_device_replaced(ctrl):
     replaced = not (yield read(ctrl.hw, "presence", marked=True))  # config reads fail: not the same card
     yield from K.put_device(pdev)
     return replaced
-
-
-@mirrors("drivers/pci/pcie/dpc.c", note="no port has a DPC capability in the model", v61=100, v612=103,
-         v72=103)
-def pci_dpc_recovered(pdev):
-    return False
-    yield
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=562, v612=565)
@@ -283,6 +277,19 @@ def pciehp_reset_slot(hotplug_slot, probe):  # noqa: F811
     yield from K.pci_hp_unignore_link_change(pdev)
     yield up_write(ctrl.reset_lock)
     return rc
+
+
+@mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="the pciehp service's slot_reset (pcieport's "
+         "error recovery): ignore the link change of the error-induced reset; ctrl->state read without "
+         "state_lock", v61=874, v612=876, v72=915)
+def pciehp_slot_reset(dev):
+    ctrl = dev.service_data
+    if (yield read(ctrl, "state")) != ON_STATE:
+        return 0
+    yield rmw(ctrl.hw, "sltsta", lambda v: v & ~SLTSTA_DLLSC)  # write 1 to clear DLLSC
+    if not (yield from K.pciehp_check_link_active(ctrl)):
+        yield from K.pciehp_request(ctrl, SLTSTA_DLLSC)
+    return 0
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=932, v612=934, v72=960)

@@ -25,6 +25,10 @@ process that opened it long ago): the open's reset worked (``reset_works``),
 ``open_count`` is 1 and the file holds a registration reference.  Its
 ``vfio close`` is then the last close.  This is the steady state a hot-removal
 report starts from, without the open's own reset racing with the scenario.
+
+Error handler (``vfio_pci_core_err_handlers``): ``error_detected`` only,
+``vfio_pci_core_aer_err_detected`` (signals the user's error eventfd; v6.1
+under ``vdev->igate``, v6.12/v7.2 under RCU), voting CAN_RECOVER.
 """
 
 from __future__ import annotations
@@ -101,6 +105,7 @@ def make_driver():
     drv = PciDriver(NAME, probe=lambda d: K.vfio_pci_probe(d), remove=lambda d: K.vfio_pci_remove(d),
                     ids=lambda d: d.spec is not None and d.spec.driver == NAME)
     drv.boot_world = _boot_world
+    drv.err_handler = {"error_detected": lambda d, s: K.vfio_pci_core_aer_err_detected(d, s)}
     return drv
 
 

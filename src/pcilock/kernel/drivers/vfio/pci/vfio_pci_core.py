@@ -152,6 +152,22 @@ def vfio_pci_core_request(core_vdev, count):  # noqa: F811
     yield
 
 
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="6.1: signal err_trigger under igate; CAN_RECOVER",
+         v61=2224)
+def vfio_pci_core_aer_err_detected(pdev, state):
+    vdev = pdev.vfio
+    yield lock(vdev.igate)
+    yield unlock(vdev.igate)
+    return 2  # PCI_ERS_RESULT_CAN_RECOVER
+
+
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="6.12/7.2: err_trigger under RCU (no lock); CAN_RECOVER",
+         v612=2269, v72=2337)
+def vfio_pci_core_aer_err_detected(pdev, state):  # noqa: F811
+    return 2  # PCI_ERS_RESULT_CAN_RECOVER
+    yield
+
+
 # -- device set resets -------------------------------------------------------------------------------
 
 def _in_set(dev_set):

@@ -11,11 +11,21 @@ device lock held by the caller** (unbind / remove), and ``pcistub_probe``
 pciehp port it blocks on ``down_write_nested(&ctrl->reset_lock)``.  v7.2's
 ``__pci_reset_function_locked`` asserts the device lock (held here).
 Config space, MSI-X hypercalls and the guest-facing side are not modelled.
+
+Error handlers (``xen_pcibk_error_handler``): ``error_detected``,
+``mmio_enabled``, ``slot_reset``, ``resume`` each take
+``down_write(&pcistub_sem)`` (under the device lock the error recovery
+holds), find the ``pcistub_device`` (``pcistub_devices_lock`` spinlock,
+reference) and, the device not being assigned to a guest in the model, drop
+the reference and ``up_write``.  Votes: CAN_RECOVER (error_detected),
+RECOVERED (mmio_enabled, slot_reset).  The guest hand-shake
+(``common_process``: wait for pcifront, bounded) is not reached.
 """
 
 from __future__ import annotations
 
-from pcilock.kernel._model import K, mirrors
+from pcilock._engine_imports import RWSem, down_write, up_write
+from pcilock.kernel._model import K, W, mirrors
 from pcilock.kernel.include.linux.pci import PciDriver
 
 NAME = "pciback"
@@ -67,6 +77,48 @@ def pcistub_remove(dev):
     yield from K.pcistub_device_release(dev)  # pcistub_device_put -> kref release
 
 
+def _pcistub_sem():
+    # static DECLARE_RWSEM(pcistub_sem): one per execution (W is rebuilt for each)
+    sem = W.__dict__.get("pcistub_sem")
+    if sem is None:
+        sem = W.__dict__["pcistub_sem"] = RWSem("pcistub_sem")
+    return sem
+
+
+def _aer_op(dev, result):
+    sem = _pcistub_sem()
+    yield down_write(sem)
+    # psdev = pcistub_device_find(...): not assigned to a guest (psdev->pdev == NULL): "not found/assigned"
+    # pcistub_device_put(psdev): not the last reference
+    yield up_write(sem)
+    return result
+
+
+@mirrors("drivers/xen/xen-pciback/pci_stub.c", v61=886, v612=952, v72=929)
+def xen_pcibk_error_detected(dev, error):
+    return (yield from _aer_op(dev, 2))  # PCI_ERS_RESULT_CAN_RECOVER
+
+
+@mirrors("drivers/xen/xen-pciback/pci_stub.c", v61=830, v612=896, v72=873)
+def xen_pcibk_mmio_enabled(dev):
+    return (yield from _aer_op(dev, 5))  # PCI_ERS_RESULT_RECOVERED
+
+
+@mirrors("drivers/xen/xen-pciback/pci_stub.c", v61=773, v612=839, v72=816)
+def xen_pcibk_slot_reset(dev):
+    return (yield from _aer_op(dev, 5))
+
+
+@mirrors("drivers/xen/xen-pciback/pci_stub.c", v61=942, v612=1008, v72=985)
+def xen_pcibk_error_resume(dev):
+    yield from _aer_op(dev, None)
+
+
 def make_driver():
-    return PciDriver(NAME, probe=lambda d: K.pcistub_probe(d), remove=lambda d: K.pcistub_remove(d),
-                     ids=lambda d: d.spec is not None and d.spec.driver == NAME)
+    drv = PciDriver(NAME, probe=lambda d: K.pcistub_probe(d), remove=lambda d: K.pcistub_remove(d),
+                    ids=lambda d: d.spec is not None and d.spec.driver == NAME)
+    drv.err_handler = {"error_detected": lambda d, s: K.xen_pcibk_error_detected(d, s),
+                       "mmio_enabled": lambda d: K.xen_pcibk_mmio_enabled(d),
+                       "slot_reset": lambda d: K.xen_pcibk_slot_reset(d),
+                       "resume": lambda d: K.xen_pcibk_error_resume(d)}
+    return drv
