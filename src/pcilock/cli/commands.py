@@ -57,17 +57,23 @@ def _scenario_meta(sc):
     return {"id": sc.id, "title": sc.title, "path": sc.path, "links": list(sc.links)}
 
 
-def run_check(sc, regime, strategy=None, budget=None, seed=0, all_=False, progress=None):
+def run_check(sc, regime, strategy=None, budget=None, seed=None, all_=False, progress=None, executions=None):
+    """Explore *sc* under *regime*; arguments left None take the scenario's ``[check]`` values.
+
+    Returns ``(result, strategy, seed)``: the strategy and seed the exploration used."""
+    seed = seed if seed is not None else sc.options.get("seed", 0)
     all_ = all_ or bool(sc.options.get("all", False))
     strategy = strategy or sc.options.get("strategy", "dpor")
     budget = budget if budget is not None else sc.options.get("budget", DEFAULT_BUDGET)
+    executions = executions if executions is not None else sc.options.get("executions")
     kw = {}
     if "max_steps" in sc.options:
         kw["max_steps"] = sc.options["max_steps"]
     program = make_program(sc, regime)
-    result = explore(program, strategy, seed=seed, budget=Budget(seconds=budget), stop_on_first=not all_,
+    result = explore(program, strategy, seed=seed, budget=Budget(seconds=budget, executions=executions),
+                     stop_on_first=not all_,
                      progress=progress, **kw)
-    return result, strategy
+    return result, strategy, seed
 
 
 def _report(sc, scenario_arg, regime, result, strategy, seed):
@@ -80,7 +86,7 @@ def _report(sc, scenario_arg, regime, result, strategy, seed):
                         seed=seed, cite=_cite, replay_command=replay_command)
 
 
-def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html, dot):
+def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html, dot, executions=None):
     from pcilock.report import ReportPathError
     from pcilock.report.io import check_writable, write_atomic
 
@@ -100,7 +106,7 @@ def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html
         progress = make_progress(sys.stderr)
     except ImportError:
         pass
-    result, strategy = run_check(sc, regime, strategy, budget, seed, all_, progress)
+    result, strategy, seed = run_check(sc, regime, strategy, budget, seed, all_, progress, executions)
     if progress is not None and hasattr(progress, "finish"):
         progress.finish(result.stats.stop_reason)
     report = _report(sc, scenario, regime, result, strategy, seed)
@@ -194,7 +200,7 @@ def do_matrix(names, fmt):
         for rtext, expected in sc.expect.items():
             regime = _regime(rtext, where=f"{sc.path}: [expect]")
             t0 = time.perf_counter()
-            result, strategy = run_check(sc, regime)
+            result, strategy, _ = run_check(sc, regime)
             secs = time.perf_counter() - t0
             ok = result.verdict in expected
             if not ok:

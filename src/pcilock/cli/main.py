@@ -47,18 +47,23 @@ def list_cmd():
               help="regime: a base (v6.1, v6.12, v7.2) plus +ID / -ID patches")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="explorer (default: the scenario's [check] strategy, else dpor)")
-@click.option("--budget", type=float, default=None, help="seconds (default: scenario's, else 300)")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds (default: scenario's [check] budget, else 300)")
+@click.option("--executions", type=click.IntRange(min=1), default=None,
+              help="stop after this many executions (default: scenario's [check] executions, else no limit)")
+@click.option("--seed", type=int, default=None,
+              help="seed of the random and pct strategies (default: scenario's [check] seed, else 0)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--all", "all_", is_flag=True, help="go on after the first violation; report each distinct one")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="also write the report here")
 @click.option("--html", type=click.Path(dir_okay=False), default=None, help="self-contained HTML report")
 @click.option("--dot", type=click.Path(dir_okay=False), default=None, help="lock-order graph as DOT")
-def check_cmd(scenario, regime, strategy, budget, seed, fmt, all_, out, html, dot):
+def check_cmd(scenario, regime, strategy, budget, executions, seed, fmt, all_, out, html, dot):
     """Explore SCENARIO (a catalogue id or a .toml path) under a kernel regime."""
     from .commands import do_check
 
-    sys.exit(do_check(scenario, regime, strategy, budget, seed, fmt, all_, out, html, dot))
+    sys.exit(do_check(scenario, regime, strategy, budget, seed, fmt, all_, out, html, dot,
+                      executions=executions))
 
 
 @cli.command("replay")

@@ -1,0 +1,181 @@
+"""The command line as a user runs it: exit codes, one-line input errors, budgets, replay.
+
+Each test runs ``python -m pcilock.cli.main`` in a subprocess, like the console script.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SEED0 = "seed-000-sriov-numvfs-vs-remove"
+
+# A scenario a user writes, not in the catalogue: two vfio-owned drives in two hotplug slots
+# of a switch, surprise-removed while their owner closes them.  Its state space is far larger
+# than a handful of executions.
+USER_SCENARIO = """\
+[[device]]
+bdf = "0000:00:1c.0"
+type = "root-port"
+
+[[device]]
+bdf = "0000:01:00.0"
+type = "upstream-port"
+parent = "0000:00:1c.0"
+
+[[device]]
+bdf = "0000:02:00.0"
+type = "downstream-port"
+parent = "0000:01:00.0"
+hotplug = true
+slot = 1
+
+[[device]]
+bdf = "0000:02:01.0"
+type = "downstream-port"
+parent = "0000:01:00.0"
+hotplug = true
+slot = 2
+
+[[device]]
+bdf = "0000:03:00.0"
+parent = "0000:02:00.0"
+driver = "vfio-pci"
+reset_methods = ["bus"]
+driver_options = { open_by = "spdk" }
+
+[[device]]
+bdf = "0000:04:00.0"
+parent = "0000:02:01.0"
+driver = "vfio-pci"
+reset_methods = ["bus"]
+driver_options = { open_by = "qemu" }
+
+[[thread]]
+name = "spdk"
+run = ["hotplug surprise-removal 0000:02:00.0", "vfio close 0000:03:00.0"]
+
+[[thread]]
+name = "qemu"
+run = ["hotplug surprise-removal 0000:02:01.0", "vfio close 0000:04:00.0"]
+"""
+
+
+def pcilock(*args):
+    return subprocess.run([sys.executable, "-m", "pcilock.cli.main", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture
+def user_file(tmp_path):
+    p = tmp_path / "my-scenario.toml"
+    p.write_text(USER_SCENARIO, encoding="utf-8")
+    return p
+
+
+def test_deadlock_exits_1_with_a_lockdep_style_report_and_a_replay_command():
+    r = pcilock("check", SEED0, "--kernel", "v7.2")
+    assert r.returncode == 1, r.stderr
+    assert "WARNING: possible circular locking dependency detected" in r.stdout
+    assert "Possible unsafe locking scenario" in r.stdout
+    assert f"pcilock replay {SEED0} --kernel v7.2" in r.stdout
+
+
+def test_exhaustive_ok_exits_0():
+    r = pcilock("check", SEED0, "--kernel", "v7.2+nechita-v14", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert (d["verdict"], d["exhaustive"]) == ("ok", True)
+
+
+def test_replay_string_from_check_reproduces_the_deadlock():
+    d = json.loads(pcilock("check", SEED0, "--kernel", "v7.2", "--format", "json").stdout)
+    (v,) = d["violations"]
+    r = pcilock("replay", SEED0, "--kernel", "v7.2", "--schedule", v["replay"])
+    assert r.returncode == 1
+    assert "DEADLOCK" in r.stdout
+
+
+def test_user_scenario_file_outside_the_catalogue_gives_a_verdict_with_a_trace(user_file):
+    r = pcilock("check", str(user_file), "--kernel", "v7.2-f5eff5591b8f", "--strategy", "random",
+                "--executions", "50")
+    assert r.returncode == 1, r.stderr
+    assert "deadlock: wait-for cycle" in r.stdout
+    assert "task \"hardirq/pciehp 0000:02:0" in r.stdout
+    assert "task \"spdk\"" in r.stdout or "task \"qemu\"" in r.stdout
+    assert "waits for:" in r.stdout and "holds" in r.stdout
+
+
+def test_execution_budget_ends_in_inconclusive_exit_3_never_ok(user_file):
+    r = pcilock("check", str(user_file), "--kernel", "v7.2", "--executions", "3",
+                "--format", "json")
+    assert r.returncode == 3, r.stderr
+    d = json.loads(r.stdout)
+    assert d["verdict"] == "inconclusive" and d["exhaustive"] is False
+    assert d["stats"]["executions"] == 3 and d["stats"]["stop_reason"] == "budget"
+
+
+def test_scenario_check_table_gives_budget_strategy_and_seed(user_file, tmp_path):
+    p = tmp_path / "with-check.toml"
+    p.write_text(USER_SCENARIO + '\n[check]\nstrategy = "random"\nexecutions = 4\nseed = 7\n',
+                 encoding="utf-8")
+    d = json.loads(pcilock("check", str(p), "--kernel", "v7.2", "--format", "json").stdout)
+    assert (d["strategy"], d["seed"], d["stats"]["executions"]) == ("random", 7, 4)
+    # the command line wins over the scenario's table
+    d = json.loads(pcilock("check", str(p), "--kernel", "v7.2", "--seed", "3",
+                           "--executions", "2", "--format", "json").stdout)
+    assert (d["seed"], d["stats"]["executions"]) == (3, 2)
+
+
+def test_same_seed_gives_byte_identical_json_apart_from_timings(user_file):
+    def run():
+        d = json.loads(pcilock("check", str(user_file), "--kernel", "v7.2-f5eff5591b8f", "--strategy", "pct",
+                               "--seed", "5", "--executions", "20", "--format", "json").stdout)
+        d["stats"].pop("seconds")
+        return json.dumps(d, sort_keys=True)
+
+    assert run() == run()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("check", SEED0, "--kernel", "v7.3"), "--kernel v7.3"),
+    (("check", SEED0, "--kernel", "v7.2+no-such-patch"), "no-such-patch"),
+    (("check", SEED0, "--kernel", "v7.2+a5338e365c45"), "a5338e365c45"),
+    (("check", "no-such-scenario"), "no-such-scenario"),
+    (("check", SEED0, "--executions", "0"), "--executions"),
+    (("check", SEED0, "--budget", "-1"), "--budget"),
+    (("replay", SEED0, "--kernel", "v7.2", "--schedule", "zz"), "--schedule"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, needle):
+    r = pcilock(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert needle in r.stderr
+    assert r.stdout == ""
+
+
+def test_bad_scenario_file_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text(USER_SCENARIO + "\n[check]\nexecutions = 0\n", encoding="utf-8")
+    r = pcilock("check", str(p))
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{p}:" in lines[0] and "executions" in lines[0], r.stderr
+
+
+def test_matrix_of_one_scenario_exits_0_when_its_expectations_hold():
+    r = pcilock("matrix", "seed-000-recursive-rrl-2025")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "6 expectations, 6 hold, 0 do not" in r.stdout
+
+
+def test_version_and_help():
+    assert pcilock("--version").stdout.startswith("pcilock, version ")
+    assert "check" in pcilock("--help").stdout
+
+
+def test_list_names_every_catalogue_file():
+    out = pcilock("list").stdout
+    for f in sorted(Path(__file__).resolve().parents[2].joinpath("scenarios").glob("*.toml")):
+        assert f.stem in out
