@@ -193,6 +193,13 @@ for _m in range(NMODES):
 TOTAL[FREE] = 1
 
 
+# DEPMASK[m]: bit k set iff modes k and m are related (REL is symmetric), so
+# "some mode in a set (a bitmask of modes) is related to m" is ``mask & DEPMASK[m]``
+DEPMASK = tuple(sum(1 << k for k in range(NMODES) if REL[k * NMODES + m]) for m in range(NMODES))
+assert all(REL[a * NMODES + b] == REL[b * NMODES + a] for a in range(NMODES) for b in range(NMODES)), \
+    "REL must be symmetric (probable cause: a relation set without _set)"
+
+
 class MultiKey(tuple):
     """Stable key of a :class:`MultiHist`: the tuple of its histories' keys."""
 

@@ -45,6 +45,7 @@ from .result import Budget, Found, Result, Stats, StopReason, verdict_for
 _REL = deps.REL
 _N = deps.NMODES
 _TOTAL = deps.TOTAL
+_DEPMASK = deps.DEPMASK
 _RACE = deps.RACE
 _MultiHist = deps.MultiHist
 _MultiKey = deps.MultiKey
@@ -87,39 +88,48 @@ def initials(w):
     on directly, so no transitive closure is needed.
     """
     seen = set()  # membership only
-    present = set()
-    modes = {}
+    masks = {}  # key -> bitmask of the modes of the events on it so far
     out = []
-    for x in w:
+    depmask = _DEPMASK
+    for i, x in enumerate(w):
         xt = x.tid
         key = x.key
         if xt not in seen:
             seen.add(xt)
-            ok = True
-            if x.spawner is not None and x.spawner in present:
-                ok = False
+            sp = x.spawner
+            if sp is not None and _performs(w, i, sp):
+                pass
             elif x.joined is not None and x.joined in seen:
-                ok = False
-            elif key is not None:
-                row = x.mode
-                for k in (key if type(key) is _MultiKey else (key,)):
-                    for m in modes.get(k, ()):
-                        if _REL[m * _N + row]:
-                            ok = False
-                            break
-                    if not ok:
-                        break
-            if ok:
+                pass
+            elif key is None:
                 out.append(xt)
-        present.add((xt, x.seq))
-        if key is not None:
-            for k in (key if type(key) is _MultiKey else (key,)):
-                ms = modes.get(k)
-                if ms is None:
-                    modes[k] = [x.mode]
+            elif type(key) is _MultiKey:
+                dm = depmask[x.mode]
+                for k in key:
+                    if masks.get(k, 0) & dm:
+                        break
                 else:
-                    ms.append(x.mode)
+                    out.append(xt)
+            elif not masks.get(key, 0) & depmask[x.mode]:
+                out.append(xt)
+        if key is not None:
+            bit = 1 << x.mode
+            if type(key) is _MultiKey:
+                for k in key:
+                    masks[k] = masks.get(k, 0) | bit
+            else:
+                masks[key] = masks.get(key, 0) | bit
     return out
+
+
+def _performs(w, n, ev):
+    """Does one of the first *n* events of *w* have ``(tid, seq) == ev``?"""
+    tid, seq = ev
+    for k in range(n):
+        x = w[k]
+        if x.tid == tid and x.seq == seq:
+            return True
+    return False
 
 
 def _merged(mh):

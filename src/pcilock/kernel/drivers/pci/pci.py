@@ -290,21 +290,55 @@ def pci_dev_unlock(dev):
     yield from K.device_unlock(dev)
 
 
-@mirrors("drivers/pci/pci.c", note="err_handler->reset_prepare: no model driver has one", v61=5181, v612=5090)
+def _reset_cb(pdrv, name):
+    """``pdrv->err_handler->name`` or None (model-only accessor, as err.c's)."""
+    eh = getattr(pdrv, "err_handler", None) if pdrv is not None else None
+    return eh.get(name) if eh else None
+
+
+@mirrors("drivers/pci/pci.c", note="6.x: err_handler->reset_prepare under the caller's device lock",
+         v61=5181, v612=5090)
 def pci_dev_save_and_disable(dev):
-    yield read(dev, "driver")
+    pdrv = yield read(dev, "pci_driver")
+    cb = _reset_cb(pdrv, "reset_prepare")
+    if cb is not None:
+        yield from cb(dev)
+    # elided: pci_set_power_state(dev, PCI_D0): a no-op for a device in D0, which every model device is
+    # elided: pci_save_state(), Command register write: config accesses, no lock
 
 
-@mirrors("drivers/pci/pci.c", note="7.2: device_lock_assert", v72=5059)
+@mirrors("drivers/pci/pci.c", note="7.2: device_lock_assert; pci_warn \"resetting\" when the bound driver "
+         "has no reset_prepare", v72=5059)
 def pci_dev_save_and_disable(dev):  # noqa: F811
-    yield read(dev, "driver")
+    pdrv = yield read(dev, "pci_driver")
     yield from K.device_lock_assert(dev)
+    cb = _reset_cb(pdrv, "reset_prepare")
+    if cb is not None:
+        yield from cb(dev)
+    elif pdrv is not None:
+        yield note(f"pci {dev.bdf}: resetting")
+    # elided: pci_set_power_state(dev, PCI_D0), pci_save_state(), Command register write (see 6.x)
 
 
-@mirrors("drivers/pci/pci.c", note="err_handler->reset_done: no model driver has one", v61=5212, v612=5124,
-         v72=5093)
+@mirrors("drivers/pci/pci.c", note="6.x: err_handler->reset_done", v61=5212, v612=5124)
 def pci_dev_restore(dev):
-    yield read(dev, "driver")
+    pdrv = yield read(dev, "pci_driver")
+    # elided: pci_restore_state(): config accesses, no lock
+    cb = _reset_cb(pdrv, "reset_done")
+    if cb is not None:
+        yield from cb(dev)
+
+
+@mirrors("drivers/pci/pci.c", note="7.2: pci_warn \"reset done\" when the bound driver has no reset_done",
+         v72=5093)
+def pci_dev_restore(dev):  # noqa: F811
+    pdrv = yield read(dev, "pci_driver")
+    # elided: pci_restore_state(): config accesses, no lock
+    cb = _reset_cb(pdrv, "reset_done")
+    if cb is not None:
+        yield from cb(dev)
+    elif pdrv is not None:
+        yield note(f"pci {dev.bdf}: reset done")
 
 
 def _reset_methods_loop(dev):
