@@ -118,22 +118,36 @@ def class_bus_rescan(busname, value):
                                                lambda buf: K.bus_rescan_store(bus, buf), value))
 
 
+def lookup_driver_file(drv, attr):
+    """Path lookup of /sys/bus/pci/drivers/NAME/ATTR: no directory while the module is not
+    loaded; between the directory's creation and add_bind_files, no bind/unbind file."""
+    if not (yield read(drv, "registered", marked=True)):
+        return None
+    return (yield read(drv, "kn", marked=True)).get(attr)
+
+
 @op("driver_unbind")
 def driver_unbind(driver, bdf):
     drv = W.pci_drivers[driver]
-    return (yield from K.kernfs_fop_write_iter(drv.kn["unbind"], lambda buf: K.unbind_store(drv, buf), bdf))
+    kn = yield from lookup_driver_file(drv, "unbind")
+    if kn is None:
+        return ENOENT
+    return (yield from K.kernfs_fop_write_iter(kn, lambda buf: K.unbind_store(drv, buf), bdf))
 
 
 @op("driver_bind")
 def driver_bind(driver, bdf):
     drv = W.pci_drivers[driver]
-    return (yield from K.kernfs_fop_write_iter(drv.kn["bind"], lambda buf: K.bind_store(drv, buf), bdf))
+    kn = yield from lookup_driver_file(drv, "bind")
+    if kn is None:
+        return ENOENT
+    return (yield from K.kernfs_fop_write_iter(kn, lambda buf: K.bind_store(drv, buf), bdf))
 
 
 @op("modprobe")
 def modprobe(driver):
     drv = W.pci_drivers[driver]
-    if (yield read(drv, "registered")):
+    if (yield read(drv, "registered", marked=True)):
         return 0  # already loaded: modprobe does nothing
     return (yield from K.pci_register_driver(drv))
 
@@ -141,7 +155,7 @@ def modprobe(driver):
 @op("modprobe_r")
 def modprobe_r(driver):
     drv = W.pci_drivers[driver]
-    if not (yield read(drv, "registered")):
+    if not (yield read(drv, "registered", marked=True)):
         return ENOENT
     yield from K.pci_unregister_driver(drv)
     return 0

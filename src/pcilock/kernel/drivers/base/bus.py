@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pcilock._engine_imports import read, rmw, write
 from pcilock.kernel._model import K, W, mirrors
+from pcilock.kernel.fs_nodes import make_nodes
 
 
 @mirrors("include/linux/device/bus.h", note="inline bus_find_device_by_name -> bus_find_device (bus.c): "
@@ -67,19 +68,44 @@ def bus_remove_device(dev):
     yield from K.device_release_driver(dev)
 
 
-@mirrors("drivers/base/bus.c", v61=592, v612=705, v72=732)
+@mirrors("drivers/base/bus.c", note="unbind first, then bind; DRIVER_ATTR_IGNORE_LOCKDEP",
+         v61=535, v612=648, v72=675)
+def add_bind_files(drv):
+    # driver_create_file(unbind), driver_create_file(bind): visible to path lookups from here
+    yield write(drv, "kn", make_nodes(f"drivers/{drv.name}", ("unbind", "bind")), marked=True)
+
+
+@mirrors("drivers/base/bus.c", note="bind first, then unbind; each removal drains the node's writers",
+         v61=548, v612=661, v72=688)
+def remove_bind_files(drv):
+    files = yield read(drv, "kn", marked=True)
+    for attr in ("bind", "unbind"):
+        kn = files.get(attr)
+        if kn is not None:
+            yield from K.kernfs_remove(kn)  # driver_remove_file -> sysfs_remove_file
+
+
+@mirrors("drivers/base/bus.c", note="the bind/unbind files are created last, after driver_attach",
+         v61=592, v612=705, v72=732)
 def bus_add_driver(drv):
+    # kobject_init_and_add: a new /sys/bus/pci/drivers/NAME directory, without bind files yet
+    yield write(drv, "kn", {}, marked=True)
     yield rmw(W.pci_bus_type, "drivers", lambda t: t + (drv,))  # klist_add_tail(knode_bus)
-    yield write(drv, "registered", True)
+    yield write(drv, "registered", True, marked=True)
     if (yield read(W.pci_bus_type, "drivers_autoprobe")):
         yield from K.driver_attach(drv)
+    # module_add_driver, uevent file, bus drv_groups: no lock of the model
+    yield from K.add_bind_files(drv)  # !suppress_bind_attrs (every model driver)
     return 0
 
 
-@mirrors("drivers/base/bus.c", v61=668, v612=791, v72=818)
+@mirrors("drivers/base/bus.c", note="remove_bind_files first: bind/unbind writers finish before the detach",
+         v61=668, v612=791, v72=818)
 def bus_remove_driver(drv):
+    yield from K.remove_bind_files(drv)  # !suppress_bind_attrs (every model driver)
+    # driver_remove_groups, uevent file: no lock of the model
     yield rmw(W.pci_bus_type, "drivers", lambda t: tuple(d for d in t if d is not drv))  # klist_remove
-    yield write(drv, "registered", False)
+    yield write(drv, "registered", False, marked=True)
     yield from K.driver_detach(drv)
 
 

@@ -43,17 +43,23 @@ class DeviceDriver(Shared):
 
     ``devices`` is the driver's klist of bound devices (``drv->p->klist_devices``),
     in bind order; ``registered``: on the bus's driver list (module loaded).
+    ``kn``: the nodes of ``/sys/bus/pci/drivers/NAME/{bind,unbind}`` that a path
+    lookup finds (attribute name -> KernfsNode).  The initial nodes are those of a
+    driver loaded at boot; ``bus_add_driver`` replaces them (a new directory, the
+    files created after ``driver_attach``) and ``bus_remove_driver`` drains them
+    (``remove_bind_files``).  While the driver is not registered the directory
+    does not exist (the lookup checks ``registered`` first).  bind/unbind are
+    ``DRIVER_ATTR_IGNORE_LOCKDEP``; device removal never drains them.
     """
 
-    _shared_ = {"devices": (), "registered": False}
+    _shared_ = {"devices": (), "registered": False, "kn": dict}
 
     def __init__(self, name, **kw):
-        super().__init__(**kw)
-        self.name = name
-        # bind/unbind are DRIVER_ATTR_IGNORE_LOCKDEP and never drained by device removal
         from .kernfs import KernfsNode
 
-        self.kn = {a: KernfsNode(f"drivers/{name}", a) for a in ("bind", "unbind")}
+        kw.setdefault("kn", {a: KernfsNode(f"drivers/{name}", a) for a in ("unbind", "bind")})
+        super().__init__(**kw)
+        self.name = name
 
     def describe(self):
         return self.name
