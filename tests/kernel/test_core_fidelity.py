@@ -92,3 +92,95 @@ def test_modprobe_creates_the_bind_files_again(tmp_path):
     bound = []
     check(sc, "v6.12", observe=lambda w: bound.append(w.attrs["devices"]["0000:01:00.0"].peek("driver")))
     assert [d.name for d in bound] == ["nvme"]
+
+
+# -- F2: the pci_bus class device has no dev->bus: bus_add/probe/remove_device return early -------
+
+def test_vfs_on_a_new_bus(tmp_path):
+    # VF routing IDs past the PF's bus: virtfn_add_bus -> pci_add_new_bus registers a pci_bus class
+    # device, which the driver core must neither put on the PCI klist nor probe
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 1, num_vfs = 0, offset = 256 }
+
+    [[thread]]
+    name = "numvfs"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """)
+    seen = []
+
+    def observe(w):
+        vf = w.attrs["devices"]["0000:02:00.0"]
+        klist = w.attrs["pci_bus_type"].peek("klist")
+        seen.append((vf.peek("registered"), "0000:02" in w.attrs["buses"],
+                     [d.name for d in klist if d.bus_type is None]))
+
+    for regime in ("v6.1", "v6.12", "v7.2"):
+        seen.clear()
+        res = check(sc, regime, observe=observe)
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        assert seen == [(True, True, [])], (regime, seen)
+
+
+def test_vfs_on_a_new_bus_removed_again(tmp_path):
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 1, num_vfs = 1, offset = 256 }
+
+    [[thread]]
+    name = "numvfs"
+    run = ["echo 0 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+
+    [[thread]]
+    name = "rescan"
+    run = ["echo 1 > /sys/bus/pci/rescan"]
+    """)
+    for regime in ("v6.1", "v7.2"):
+        res = check(sc, regime)
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+
+
+def test_hot_add_of_a_switch(tmp_path):
+    # pciehp finds a switch below the port: pci_hp_add_bridge -> pci_add_new_bus for each bridge
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    type = "upstream-port"
+    present = false
+
+    [[device]]
+    bdf = "0000:02:00.0"
+    parent = "0000:01:00.0"
+    type = "downstream-port"
+    present = false
+
+    [[device]]
+    bdf = "0000:03:00.0"
+    parent = "0000:02:00.0"
+    driver = "nvme"
+    present = false
+
+    [[thread]]
+    name = "ins"
+    run = ["hotplug insertion 0000:00:1c.0"]
+    """)
+    bound = []
+    for regime in ("v6.1", "v6.12", "v7.2"):
+        bound.clear()
+        res = check(sc, regime, observe=lambda w: bound.append(
+            getattr(w.attrs["devices"]["0000:03:00.0"].peek("driver"), "name", None)))
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        assert set(bound) == {"nvme"}, (regime, bound)

@@ -42,11 +42,15 @@ def bind_store(drv, buf):
 
 @mirrors("drivers/base/bus.c", v61=443, v612=504, v72=545)
 def bus_add_device(dev):
+    if dev.bus_type is None:  # a class device (the pci_bus one): nothing to do
+        return 0
     yield rmw(W.pci_bus_type, "klist", lambda t: t + (dev,))
 
 
 @mirrors("drivers/base/bus.c", note="6.1: checks drivers_autoprobe here", v61=480)
 def bus_probe_device(dev):
+    if dev.bus_type is None:
+        return
     if (yield read(W.pci_bus_type, "drivers_autoprobe")):
         yield from K.device_initial_probe(dev)
 
@@ -54,11 +58,15 @@ def bus_probe_device(dev):
 @mirrors("drivers/base/bus.c", note="6.12/7.2: the autoprobe check moved into device_initial_probe",
          v612=589, v72=612)
 def bus_probe_device(dev):  # noqa: F811
+    if dev.bus_type is None:  # no subsys_private: return early
+        return
     yield from K.device_initial_probe(dev)
 
 
 @mirrors("drivers/base/bus.c", v61=508, v612=613, v72=640)
 def bus_remove_device(dev):
+    if dev.bus_type is None:
+        return
     # bus dev_groups (PCI: reset, reset_method, config, ...) are drained first
     for attr in dev.bus_attrs:
         kn = dev.kn.get(attr)

@@ -29,6 +29,7 @@ class Device(Shared):
         super().__init__(**kw)
         self.name = name  # dev_name()
         self.parent = parent
+        self.bus_type = None  # dev->bus: "pci" for a pci_dev; None for a class device (pci_bus)
         # device_initialize(): mutex_init + lockdep_set_novalidate_class
         self.mutex = Mutex(f"&dev->mutex {name}", "&dev->mutex", validate=False)
         self.kn = {}  # sysfs attribute name -> KernfsNode, created by device_add
