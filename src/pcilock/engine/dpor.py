@@ -309,7 +309,8 @@ class DporExplorer:
         self.nodes = []
         self.stats = Stats()
         self.found = []
-        self._sigs = []
+        self._sigs = []  # signatures of the violations found, in order
+        self._sigset = set()  # membership only: the hashable ones of them
         self.registry = {}  # spawn path -> thread id, shared by all executions
 
     # -- race bookkeeping -----------------------------------------------------------
@@ -467,16 +468,31 @@ class DporExplorer:
         # schedules and thread ids in Found use creation order, the numbering of replay strings
         # (the registry's ids differ when threads were spawned in another order than in the
         # execution that first met them)
-        idx = ex.creation_index()
-        schedule = [(idx[n.tid], n.choice) for n in self.nodes[:upto]]
-        for v in ex.violations[start:]:
-            if v.signature in self._sigs:
+        viols = ex.violations
+        schedule = idx = None
+        for k in range(start, len(viols)):
+            v = viols[k]
+            if self._known(v.signature):
                 continue
-            self._sigs.append(v.signature)
+            if schedule is None:
+                idx = ex.creation_index()
+                schedule = [(idx[n.tid], n.choice) for n in self.nodes[:upto]]
             self.found.append(Found(v.kind, v.message, v.signature, schedule[: v.step + 1] if v.kind
                                     not in ("hang",) and v.step + 1 <= len(schedule) else schedule,
                                     [idx[t] for t in v.tids], dict(v.detail), self.stats.executions))
-        return len(ex.violations)
+        return len(viols)
+
+    def _known(self, sig):
+        """Was a violation with signature *sig* met before?  Records it if not."""
+        try:
+            if sig in self._sigset:
+                return True
+            self._sigset.add(sig)
+        except TypeError:  # an unhashable signature: compare with every recorded one
+            if sig in self._sigs:
+                return True
+        self._sigs.append(sig)
+        return False
 
     def _next_branch(self):
         nodes = self.nodes

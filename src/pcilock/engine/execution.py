@@ -90,17 +90,52 @@ class ThreadState:
 
 
 class Violation:
-    """Something the checker reports: a deadlock, hang, failed check, ..."""
+    """Something the checker reports: a deadlock, hang, failed check, ...
 
-    __slots__ = ("kind", "message", "tids", "step", "detail", "signature")
+    A detector may pass ``lazy``, a callable returning ``(message, detail)``
+    built from data it captured when it found the violation: the message and
+    detail are then made at their first use (an exploration meets the same
+    violation in many executions and keeps the first one of each signature).
+    """
 
-    def __init__(self, kind, message, tids, step, detail=None, signature=None):
+    __slots__ = ("kind", "_message", "tids", "step", "_detail", "signature", "_lazy")
+
+    def __init__(self, kind, message, tids, step, detail=None, signature=None, lazy=None):
         self.kind = kind
-        self.message = message
+        self._message = message
         self.tids = tids  # threads involved, in report order
         self.step = step  # index of the step at which it was detected
-        self.detail = detail or {}
+        self._detail = detail or {}
         self.signature = signature if signature is not None else (kind, message)
+        self._lazy = lazy
+
+    def _force(self):
+        self._message, self._detail = self._lazy()
+        self._lazy = None
+
+    @property
+    def message(self):
+        if self._lazy is not None:
+            self._force()
+        return self._message
+
+    @message.setter
+    def message(self, value):
+        if self._lazy is not None:
+            self._force()
+        self._message = value
+
+    @property
+    def detail(self):
+        if self._lazy is not None:
+            self._force()
+        return self._detail
+
+    @detail.setter
+    def detail(self, value):
+        if self._lazy is not None:
+            self._force()
+        self._detail = value
 
     def __repr__(self):
         return f"<violation {self.kind}: {self.message}>"
@@ -541,8 +576,9 @@ class Execution:
         tids = [t.tid] if ftid == t.tid else [t.tid, ftid]
         self.add_violation("uaf", msg, tids, detail=detail, signature=sig)
 
-    def add_violation(self, kind, message, tids, detail=None, signature=None):
-        v = Violation(kind, message, list(tids), self.nsteps - 1 if self.nsteps else 0, detail, signature)
+    def add_violation(self, kind, message, tids, detail=None, signature=None, lazy=None):
+        v = Violation(kind, message, list(tids), self.nsteps - 1 if self.nsteps else 0, detail, signature,
+                      lazy)
         self.violations.append(v)
         return v
 

@@ -182,31 +182,48 @@ class RaceDetector:
 
     def _report(self, t, obj, field, e, write, marked, snap, opname):
         ex = self.ex
-        f1 = frames_of_snap(e.snap)
-        f2 = frames_of_snap(snap)
-        l1 = f1[-1] if f1 else None
-        l2 = f2[-1] if f2 else None
+        l1 = _loc(e.snap)
+        l2 = _loc(snap)
         tname = type(obj).__name__
         oname = _objname(obj)
         fkey = (tname, field, oname)
-        a, b = sorted((l1 or ("?", "?", 0), l2 or ("?", "?", 0)))
+        a, b = sorted((l1 or _NOLOC, l2 or _NOLOC))
         sig = ("race", fkey, a, b)
         if sig in ex._reported:
             return
         ex._reported.add(sig)
-        ftext = f"{tname}.{field} of {oname}"
-        first = {"thread": e.thread, "op": e.op, "marked": e.marked, "field": ftext, "frames": f1,
-                 "step": e.step}
-        second = {"thread": t.name, "op": opname, "marked": marked, "field": ftext, "frames": f2,
-                  "step": ex.nsteps - 1}
+        step = ex.nsteps - 1
+        tn = t.name
 
-        def desc(x, loc):
-            m = "marked " if x["marked"] and x["op"] != "rmw" else ""
-            return f"{m}{x['op']} by {x['thread']} ({_short(loc)})"
+        def build():  # the message and detail, made when the violation is first looked at
+            f1 = frames_of_snap(e.snap)
+            f2 = frames_of_snap(snap)
+            ftext = f"{tname}.{field} of {oname}"
+            first = {"thread": e.thread, "op": e.op, "marked": e.marked, "field": ftext, "frames": f1,
+                     "step": e.step}
+            second = {"thread": tn, "op": opname, "marked": marked, "field": ftext, "frames": f2,
+                      "step": step}
 
-        msg = f"data race on {ftext}: {desc(first, l1)} and {desc(second, l2)}"
-        detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e.step]}
-        ex.add_violation("race", msg, [e.tid, t.tid], detail=detail, signature=sig)
+            def desc(x, loc):
+                m = "marked " if x["marked"] and x["op"] != "rmw" else ""
+                return f"{m}{x['op']} by {x['thread']} ({_short(loc)})"
+
+            msg = f"data race on {ftext}: {desc(first, l1)} and {desc(second, l2)}"
+            detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e.step]}
+            return msg, detail
+
+        ex.add_violation("race", None, [e.tid, t.tid], signature=sig, lazy=build)
+
+
+_NOLOC = ("?", "?", 0)
+
+
+def _loc(snap):
+    """The innermost frame ``(func, file, line)`` of a :func:`_snap` snapshot, or None."""
+    if not snap:
+        return None
+    c, line = snap[-1]
+    return (c.co_name, c.co_filename, line)
 
 
 # -- synchronisation -------------------------------------------------------------------------
