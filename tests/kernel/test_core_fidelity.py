@@ -184,3 +184,82 @@ def test_hot_add_of_a_switch(tmp_path):
             getattr(w.attrs["devices"]["0000:03:00.0"].peek("driver"), "name", None)))
         assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
         assert set(bound) == {"nvme"}, (regime, bound)
+
+
+# -- F3: delete_module refuses a module in use (vfio holds a reference on its driver's module) -----
+
+VFIO_OPEN = ROOT_PORT + """
+[[device]]
+bdf = "0000:01:00.0"
+parent = "0000:00:1c.0"
+driver = "vfio-pci"
+driver_options = { open_by = "user" }
+"""
+
+
+def _vfio_state(seen):
+    def observe(w):
+        mod = w.attrs["pci_drivers"]["vfio-pci"].owner
+        drv = w.attrs["devices"]["0000:01:00.0"].peek("driver")
+        seen.add((mod.peek("state"), getattr(drv, "name", None)))
+    return observe
+
+
+def test_rmmod_of_vfio_pci_with_an_open_device_is_refused(tmp_path):
+    # vfio took a reference on vfio-pci's module at the first open: try_stop_module fails
+    # (-EWOULDBLOCK), the exit never runs, nothing waits for the user (was: hang)
+    sc = scenario(tmp_path, VFIO_OPEN + """
+    [[thread]]
+    name = "user"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:00:1c.0/rescan"]
+
+    [[thread]]
+    name = "rmmod"
+    run = ["modprobe -r vfio-pci"]
+    """)
+    for regime in ("v6.1", "v6.12", "v7.2"):
+        seen = set()
+        res = check(sc, regime, observe=_vfio_state(seen))
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        assert seen == {("live", "vfio-pci")}, (regime, seen)
+
+
+def test_rmmod_of_vfio_pci_racing_the_last_close(tmp_path):
+    # refused while the file is open, done after the last close's module_put
+    sc = scenario(tmp_path, VFIO_OPEN + """
+    [[thread]]
+    name = "user"
+    run = ["vfio close 0000:01:00.0"]
+
+    [[thread]]
+    name = "rmmod"
+    run = ["modprobe -r vfio-pci"]
+    """)
+    for regime in ("v6.1", "v6.12", "v7.2"):
+        seen = set()
+        res = check(sc, regime, observe=_vfio_state(seen))
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        assert seen == {("live", "vfio-pci"), (None, None)}, (regime, seen)
+
+
+def test_modprobe_racing_modprobe_r(tmp_path):
+    # a load while the module is going fails (EBUSY), a removal while it is coming fails (EBUSY);
+    # whichever order: the device ends bound exactly when the module is live
+    sc = scenario(tmp_path, NVME_BOUND + """
+    [[thread]]
+    name = "rmmod"
+    run = ["modprobe -r nvme"]
+
+    [[thread]]
+    name = "load"
+    run = ["modprobe nvme"]
+    """)
+    seen = set()
+
+    def observe(w):
+        drv = w.attrs["devices"]["0000:01:00.0"].peek("driver")
+        seen.add((w.attrs["pci_drivers"]["nvme"].owner.peek("state"), getattr(drv, "name", None)))
+
+    res = check(sc, "v7.2", observe=observe)
+    assert res.verdict == "ok" and res.exhaustive, res.verdict
+    assert seen == {("live", "nvme"), (None, None)}, seen

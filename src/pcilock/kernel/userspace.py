@@ -18,7 +18,7 @@ from pcilock._engine_imports import note, read
 
 from ._model import K, W
 
-ENOENT = -2
+ENOENT, EEXIST = -2, -17
 
 
 @dataclass(frozen=True)
@@ -146,16 +146,17 @@ def driver_bind(driver, bdf):
 
 @op("modprobe")
 def modprobe(driver):
-    drv = W.pci_drivers[driver]
-    if (yield read(drv, "registered", marked=True)):
-        return 0  # already loaded: modprobe does nothing
-    return (yield from K.pci_register_driver(drv))
+    """kmod: a module whose initstate is live is already loaded (nothing to do); otherwise
+    finit_module(2), whose EEXIST (another loader finished first) modprobe reports as success."""
+    mod = W.pci_drivers[driver].owner
+    if (yield read(mod, "state", marked=True)) == "live":
+        return 0
+    ret = yield from K.load_module(mod)
+    return 0 if ret == EEXIST else ret
 
 
 @op("modprobe_r")
 def modprobe_r(driver):
-    drv = W.pci_drivers[driver]
-    if not (yield read(drv, "registered", marked=True)):
-        return ENOENT
-    yield from K.pci_unregister_driver(drv)
-    return 0
+    """delete_module(2): refused (EWOULDBLOCK) while the module is in use, e.g. by an open vfio
+    device file; otherwise the driver's module_exit (pci_unregister_driver) runs."""
+    return (yield from K.delete_module(W.pci_drivers[driver].owner))

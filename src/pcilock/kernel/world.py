@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pcilock._engine_imports import Shared
+from pcilock._engine_imports import Mutex, Shared
 from pcilock.kernel.fs_nodes import make_nodes
+from pcilock.kernel.include.linux.module import boot_loaded
 from pcilock.kernel.include.linux.pci import (
     PCI_DEV_ADDED,
     PCI_DEV_ALLOW_BINDING,
@@ -108,6 +109,7 @@ class World:
             kernfs_create_files=self.kernfs_create_files, hw_devfns=self.hw_devfns,
             pci_scan_device=self.pci_scan_device, pci_alloc_child_bus=self.pci_alloc_child_bus,
             pci_alloc_vf=self.pci_alloc_vf, find_bus=self.find_bus, topology=topo, version=version,
+            module_mutex=Mutex("module_mutex"),
         )
         self.driver_factories = drivers
 
@@ -185,13 +187,30 @@ class World:
         return dev
 
     # -- the booted state ------------------------------------------------------
+    def loaded_at_boot(self):
+        """Names of the model drivers loaded before the scenario starts: the drivers of the
+        declared devices and VFs, and pcieport when there is a PCIe port (the same rule as
+        :func:`pcilock.scenarios.program.loaded_at_boot`)."""
+        names = set()
+        for spec in self.topo.devices:
+            if spec.type in PORT_TYPES:
+                names.add("pcieport")
+            for n in (spec.driver, spec.vf_driver):
+                if n:
+                    names.add(n)
+        return names
+
     def build(self):
         a = self.attrs
         topo = self.topo
-        # drivers, in load order (model drivers the scenario uses)
+        # drivers, in load order (model drivers the scenario uses); those loaded at boot are registered
+        boot = self.loaded_at_boot()
         for name, factory in self.driver_factories.items():
-            a["pci_drivers"][name] = factory()
-        a["pci_bus_type"].poke("drivers", tuple(a["pci_drivers"].values()))
+            drv = a["pci_drivers"][name] = factory()
+            if name in boot:
+                drv.poke("registered", True)
+                boot_loaded(drv.owner)
+        a["pci_bus_type"].poke("drivers", tuple(d for n, d in a["pci_drivers"].items() if n in boot))
         roots = {}
         for spec in topo.devices:
             if spec.present:

@@ -9,7 +9,7 @@ can take part in these cycles.
 
 from __future__ import annotations
 
-from pcilock._engine_imports import join, read, rmw, spawn, write
+from pcilock._engine_imports import read, rmw, spawn, write
 from pcilock.kernel._model import K, W, mirrors
 
 ENODEV, EBUSY = -19, -16
@@ -215,9 +215,7 @@ def device_driver_detach(dev):
 @mirrors("drivers/base/dd.c", v61=1348, v612=1433, v72=1415)
 def driver_detach(drv):
     if drv.async_probe:
-        # async_synchronize_full(): wait for every async probe scheduled so far
-        for t in list(W.async_threads):
-            yield join(t)
+        yield from K.async_synchronize_full()
     while True:
         devs = yield read(drv, "devices", marked=True)
         if not devs:

@@ -29,7 +29,9 @@ in a loop that never gives up) is one ``wait_for_completion(device->comp)``
 whose providers are the userspace tasks holding a file of the device: the
 remover waits *for them*; if they exit without closing, it is a hang.
 ``ops->request`` is called before the wait (v6.1 takes ``vdev->igate``).
-The cdev/iommufd path, KVM, containers and module references are not
+The first open takes a reference on the driver's module (v6.1: every open;
+put at the last close / at each release), so ``modprobe -r vfio-pci`` fails
+while a file is open.  The cdev/iommufd path, KVM and containers are not
 modelled (no lock of the PCI core).
 """
 
@@ -104,6 +106,12 @@ class VfioDevice(Shared):
                     "request": "vfio_pci_core_request"}
         self.core = None  # the vfio_pci_core_device
         self.file_holders = []  # userspace tasks holding a file of the device (one entry per file)
+        # device->dev->driver->owner: the vfio-pci module for the whole life of the vfio device.  The
+        # kernel loads dev->driver at each try_module_get/module_put; the model does not: in v6.1 the
+        # release's load comes after dev_set->lock is dropped and is ordered before an unbind's
+        # dev->driver = NULL only by the registration refcount (refcount_dec_and_test: release, and
+        # acquire on zero), an ordering the engine's rmw does not carry (it would be a false race).
+        self.owner = None
 
     def describe(self):
         return f"vfio_device {self.name}"
@@ -201,6 +209,9 @@ def vfio_device_get_from_name(group, name):  # noqa: F811
 def vfio_device_open(device):
     yield lock(device.group.group_lock)  # vfio_device_assign_container
     yield unlock(device.group.group_lock)
+    owner = device.owner  # device->dev->driver->owner (see VfioDevice.owner)
+    if not (yield from K.try_module_get(owner)):
+        return ENODEV
     yield lock(device.dev_set.lock)
     n = (yield rmw(device, "open_count", lambda v: v + 1)) + 1
     ret = 0
@@ -211,6 +222,7 @@ def vfio_device_open(device):
             yield unlock(device.group.group_lock)
             yield rmw(device, "open_count", lambda v: v - 1)
             yield unlock(device.dev_set.lock)
+            yield from K.module_put(owner)
             return ret
         yield unlock(device.group.group_lock)
     yield unlock(device.dev_set.lock)
@@ -227,6 +239,7 @@ def vfio_device_fops_release(device):
     yield unlock(device.group.group_lock)
     yield rmw(device, "open_count", lambda v: v - 1)
     yield unlock(device.dev_set.lock)
+    yield from K.module_put(device.owner)
     yield from K.vfio_device_put_registration(device)
     return 0
 
@@ -248,14 +261,21 @@ def vfio_group_ioctl_get_device_fd(group, name):
 @mirrors("drivers/vfio/vfio_main.c", note="lockdep_assert_held(dev_set->lock); open_device", v612=511,
          v72=523)
 def vfio_df_device_first_open(device):
-    # try_module_get; vfio_device_group_use_iommu (group iommu, no PCI lock)
-    return (yield from getattr(K, device.ops["open_device"])(device))
+    owner = device.owner  # device->dev->driver->owner (see VfioDevice.owner)
+    if not (yield from K.try_module_get(owner)):
+        return ENODEV
+    # vfio_device_group_use_iommu (group iommu, no PCI lock)
+    ret = yield from getattr(K, device.ops["open_device"])(device)
+    if ret:
+        yield from K.module_put(owner)
+    return ret
 
 
 @mirrors("drivers/vfio/vfio_main.c", v612=546, v72=558)
 def vfio_df_device_last_close(device):
     yield from getattr(K, device.ops["close_device"])(device)
-    # vfio_device_group_unuse_iommu; module_put
+    # vfio_device_group_unuse_iommu
+    yield from K.module_put(device.owner)
 
 
 @mirrors("drivers/vfio/vfio_main.c", v612=562, v72=575)

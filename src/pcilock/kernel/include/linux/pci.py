@@ -20,8 +20,10 @@ that the seed threads argue about: ``bus.devices`` (list changes under
 from __future__ import annotations
 
 from pcilock._engine_imports import Mutex, RWSem, Shared
+from pcilock.kernel._model import K as _K
 
 from .device import Device, DeviceDriver
+from .module import Module
 
 PCI_DEV_ADDED = 0
 PCI_DEV_REMOVED = 3
@@ -118,7 +120,9 @@ class PciDriver(DeviceDriver):
         self.async_probe = async_probe  # PROBE_PREFER_ASYNCHRONOUS
         self.ids = ids  # predicate (pci_dev) -> bool: pci_match_device
         self.options = {}
-        self.loaded = True  # module loaded
+        # THIS_MODULE of the driver (pcieport is built in: never loaded or unloaded by a scenario)
+        self.owner = Module(name, init=lambda: _K.pci_register_driver(self),
+                            exit=lambda: _K.pci_unregister_driver(self))
 
 
 class PciSlot(Shared):

@@ -52,6 +52,7 @@ ENODEV, EBADF = -19, -9
 @mirrors("drivers/vfio/pci/vfio_pci.c", v61=145, v612=149, v72=176)
 def vfio_pci_probe(pdev):
     vdev = VfioPciCoreDevice(pdev, VfioDevice(pdev))  # vfio_alloc_device
+    vdev.vdev.owner = W.pci_drivers[NAME].owner
     pdev.vfio = vdev  # dev_set_drvdata
     W.vfio[pdev.bdf] = vdev
     ret = yield from K.vfio_pci_core_register_device(vdev)
@@ -68,6 +69,7 @@ def vfio_pci_remove(pdev):
 def _boot_world(pdev, attrs, version):
     """vfio_pci_probe for a device bound at boot (no model events)."""
     vdev = VfioPciCoreDevice(pdev, VfioDevice(pdev))
+    vdev.vdev.owner = attrs["pci_drivers"][NAME].owner
     pdev.vfio = vdev
     attrs["vfio"][pdev.bdf] = vdev
     slot = pdev.peek("slot")
@@ -85,6 +87,7 @@ def _boot_world(pdev, attrs, version):
         device = vdev.vdev
         device.poke("refcount", device.peek("refcount") + 1)  # vfio_device_try_get_registration
         device.poke("open_count", 1)
+        device.owner.poke("refcnt", device.owner.peek("refcnt") + 1)  # the open's try_module_get
         vdev.poke("reset_works", True)  # vfio_pci_core_enable's reset worked
         attrs.setdefault("vfio_boot_files", {}).setdefault(owner, []).append(device)
 
