@@ -269,6 +269,51 @@ def test_reset_subordinate_hang_needs_the_unmasked_bus_reset():
     assert res.verdict == "ok" and res.exhaustive
 
 
+# -- #10: nested reset_lock, a lockdep false positive ------------------------------------------------
+
+RST = "&ctrl->reset_lock"
+
+
+def _check_presence_without_subclass(ctrl):
+    """pciehp_check_presence before 085a9f43433f: down_read(&ctrl->reset_lock), no lockdep subclass."""
+    from pcilock._engine_imports import lock, unlock
+    from pcilock.kernel.drivers.pci.hotplug.pciehp import (
+        BLINKINGOFF_STATE,
+        BLINKINGON_STATE,
+        OFF_STATE,
+        ON_STATE,
+        SLTSTA_PDC,
+    )
+
+    yield down_read(ctrl.reset_lock)
+    yield lock(ctrl.state_lock)
+    occupied = yield from K.pciehp_card_present_or_link_active(ctrl)
+    state = yield read(ctrl, "state")
+    if (occupied > 0 and state in (OFF_STATE, BLINKINGON_STATE)) or \
+            (not occupied and state in (ON_STATE, BLINKINGOFF_STATE)):
+        yield from K.pciehp_request(ctrl, SLTSTA_PDC)
+    yield unlock(ctrl.state_lock)
+    yield up_read(ctrl.reset_lock)
+
+
+def _reset_lock_edges(res):
+    return [e for e in res.lock_graph.class_edges() if e[0][0] == RST and e[1][0] == RST]
+
+
+def test_nested_reset_lock_is_a_subclass_edge_only_without_f5eff5591b8f():
+    name = "case-10-nested-reset-lock-dock-insertion"
+    res = run(name, "v6.12")
+    assert res.verdict == "ok" and _reset_lock_edges(res) == [] and res.lock_graph.cycles() == []
+    res = run(name, "v6.12-f5eff5591b8f")
+    assert res.verdict == "ok" and res.lock_graph.cycles() == []
+    assert _reset_lock_edges(res) == [((RST, 0), (RST, 1))]  # 085a9f43433f: depth as subclass
+    # before 085a9f43433f: the same class and subclass nested, lockdep's "possible recursive locking";
+    # still no cycle between lock instances and no deadlock (the false positive of case #10)
+    res = run(name, "v6.12-f5eff5591b8f", {"pciehp_check_presence": _check_presence_without_subclass})
+    assert res.verdict == "ok" and res.lock_graph.cycles() == []
+    assert _reset_lock_edges(res) == [((RST, 0), (RST, 0))]
+
+
 # -- catalogue data ----------------------------------------------------------------------------------
 
 def test_case_scenarios_have_provenance_and_expectations():
