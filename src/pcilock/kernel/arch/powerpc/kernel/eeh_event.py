@@ -18,7 +18,7 @@ event path (``eeh_handle_special_event``) is not modelled.
 
 from __future__ import annotations
 
-from pcilock._engine_imports import Shared, current, join, note, read, rmw, spawn
+from pcilock._engine_imports import Shared, current, join, note, rmw, spawn
 from pcilock.kernel._model import K, W, mirrors
 from pcilock.kernel.userspace import op
 
@@ -78,7 +78,7 @@ def _pe_of(dev):
 def eeh_event(bdf):
     """``eeh BDF``: the PE of BDF is frozen and the freeze detected (see module docstring)."""
     dev = W.devices.get(bdf)
-    if dev is None or not (yield read(dev, "registered")):
-        yield note(f"{bdf}: no such device in the kernel: no eeh_dev, no PE")
+    if dev is None:  # a VF that was never enabled: no eeh_dev, no PE
+        yield note(f"{bdf}: no such function")
         return ENODEV
     return (yield from K.__eeh_send_failure_event(_pe_of(dev)))
