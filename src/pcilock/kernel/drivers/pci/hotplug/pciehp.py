@@ -7,6 +7,17 @@ are shared fields; ``ctrl_lock``, ``state_lock`` are mutexes, ``reset_lock``
 an rw semaphore (one lock class for every port, ``init_rwsem`` in
 ``pcie_init``; acquisitions use ``ctrl->depth`` as lockdep subclass).
 
+``requester`` is the wait queue the sysfs ``power`` writers sleep on
+(``wait_event(ctrl->requester, ...)``) and every run of the IRQ thread wakes
+at its end.  The model keeps in it the completion of the *current*
+generation: the end of an IRQ thread run installs a fresh one and completes
+the old one (``complete_all``), so a writer that took the completion before
+checking its condition is woken by the next run's end, as ``prepare_to_wait``
+then the check then ``schedule`` is by ``wake_up``.  The model threads that
+will end the current generation (the running IRQ thread, as far as it is
+known) are its providers, so a writer waiting for an IRQ thread that waits for
+the writer is a wait-for cycle.
+
 Slot capabilities of every modelled port: no power controller, no MRL
 sensor, no attention button (``POWER_CTRL``/``MRL_SENS``/``ATTN_BUTTN`` false),
 presence detect and Data Link Layer Link Active reporting present, MSI mode,
@@ -27,7 +38,7 @@ a hard-IRQ thread (:func:`pcilock.kernel.kernel.irq.manage.raise_irq`).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import Mutex, RWSem, Shared, read, rmw, spawn
+from pcilock._engine_imports import Completion, Mutex, RWSem, Shared, read, rmw, spawn
 from pcilock.kernel.kernel.workqueue import DelayedWork
 
 # Slot Status (include/uapi/linux/pci_regs.h)
@@ -78,13 +89,15 @@ class Controller(Shared):
         "notification_enabled": False,
         "power_fault_detected": False,
         "dsn": None,
+        "requester": None,  # wait_queue_head_t: the completion of the current generation (docstring)
     }
     _owns_ = ("ctrl_lock", "state_lock", "reset_lock")
 
     def __init__(self, pcie, depth, **kw):
+        port = pcie.port
+        kw.setdefault("requester", requester_generation(port.bdf))
         super().__init__(**kw)
         self.pcie = pcie  # the pcie_device (port service device)
-        port = pcie.port
         self.port = port
         self.depth = depth
         self.name = port.bdf
@@ -102,6 +115,11 @@ class Controller(Shared):
 
     def describe(self):
         return f"pciehp ctrl {self.name}"
+
+
+def requester_generation(name):
+    """A fresh generation of ``ctrl->requester`` (model-only, see the module docstring)."""
+    return Completion(f"&ctrl->requester {name}")
 
 
 def ATTN_BUTTN(ctrl):

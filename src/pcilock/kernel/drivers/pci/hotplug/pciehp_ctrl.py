@@ -13,7 +13,7 @@ the vendor-ID poll are not modelled: no lock) and ``pciehp_configure_device``;
 
 from __future__ import annotations
 
-from pcilock._engine_imports import lock, read, rmw, unlock, write
+from pcilock._engine_imports import lock, read, rmw, unlock, wait_for_completion, write
 from pcilock.kernel._model import K, mirrors
 
 from .pciehp import (
@@ -173,25 +173,25 @@ def pciehp_disable_slot(ctrl, safe_removal):
 def _wait_requester(ctrl):
     """wait_event(ctrl->requester, !atomic_read(&ctrl->pending_events) && !ctrl->ist_running).
 
-    The IRQ thread is the only task that clears ``pending_events`` and
-    ``ist_running`` and then wakes ``requester``: the wait joins the model
-    thread being the port's IRQ thread, as long as there is one; with events
-    pending and no IRQ thread (the action was freed), nobody will ever wake
-    the waiter: it blocks on a completion nobody completes (a hang).
+    ``prepare_to_wait_event``, the condition, ``schedule``: the writer takes
+    the current generation of ``requester`` before it checks the condition,
+    so the end of any IRQ thread run after the check wakes it (no lost
+    wake-up).  ``pending_events`` is read with ``atomic_read`` (marked),
+    ``ist_running`` with a plain read, as in the kernel; ``&&`` short-circuits.
+    Only a writer that slept is ordered after the IRQ thread (the wake-up);
+    one that finds the condition true at once is not, in the kernel either.
+    While the action is linked, pending events mean a run of the IRQ thread
+    is coming (every setter wakes the thread), which wakes the writer; once
+    the action is freed nothing will: the writer blocks for ever (a hang).
+    An IRQ thread run names itself a provider of the generation it will end
+    before it can block, so a writer and an IRQ thread waiting for each other
+    are a wait-for cycle.
     """
-    from pcilock._engine_imports import Completion, join, wait_for_completion
-
-    action = ctrl.hw.irq.action
     while True:
-        st = yield read(action, "st", marked=True)
-        if st.thread is not None:
-            yield join(st.thread)
-            continue
-        pe = yield read(ctrl, "pending_events")
-        running = yield read(ctrl, "ist_running")
-        if not pe and not running:
+        gen = yield read(ctrl, "requester", marked=True)  # prepare_to_wait_event
+        if not (yield read(ctrl, "pending_events", marked=True)) and not (yield read(ctrl, "ist_running")):
             return
-        yield wait_for_completion(Completion(f"&ctrl->requester {ctrl.name}"))
+        yield wait_for_completion(gen)  # its providers: the IRQ thread run under way (_ist_head)
 
 
 @mirrors("drivers/pci/hotplug/pciehp_ctrl.c", v61=368, v612=369, v72=393)

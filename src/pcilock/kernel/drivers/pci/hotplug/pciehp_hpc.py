@@ -27,7 +27,19 @@ card (the model inserts the card that was pulled).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import down_read, down_write, lock, read, rmw, unlock, up_read, up_write, write
+from pcilock._engine_imports import (
+    complete_all,
+    current,
+    down_read,
+    down_write,
+    lock,
+    read,
+    rmw,
+    unlock,
+    up_read,
+    up_write,
+    write,
+)
 from pcilock.kernel._model import K, mirrors
 from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD
 
@@ -48,6 +60,7 @@ from .pciehp import (
     SLTSTA_MRLSC,
     SLTSTA_PDC,
     SLTSTA_PFD,
+    requester_generation,
 )
 
 ENODEV = -19
@@ -167,6 +180,11 @@ def pciehp_isr(irq, ctrl):
 
 def _ist_head(ctrl):
     yield write(ctrl, "ist_running", True)
+    # model-only: this run ends the current generation of ctrl->requester (see pciehp.Controller)
+    gen = yield read(ctrl, "requester", marked=True)
+    me = yield current()
+    if me not in gen.providers:
+        gen.providers.append(me)
     # pci_config_pm_runtime_get(pdev); RERUN_ISR; synchronize_hardirq(irq)
     events = yield rmw(ctrl, "pending_events", lambda v: 0)
     return events
@@ -175,7 +193,9 @@ def _ist_head(ctrl):
 def _ist_tail(ctrl):
     # pci_config_pm_runtime_put(pdev)
     yield write(ctrl, "ist_running", False)
-    # wake_up(&ctrl->requester): waiters join the IRQ thread (pciehp_sysfs_*_slot)
+    # wake_up(&ctrl->requester): a new generation, the waiters of the old one woken
+    gen = yield rmw(ctrl, "requester", lambda _: requester_generation(ctrl.name))
+    yield complete_all(gen)
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="6.x: DLLSC ignored only after DPC recovery",
