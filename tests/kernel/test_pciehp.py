@@ -84,3 +84,49 @@ def test_power_write_vs_pull_races_are_the_kernels(tmp_path):
     # thread when wait_event finds its condition true without sleeping
     for f in res.found:
         assert "ist_running" in f.message or "request_result" in f.message, f.message
+
+
+# -- catalogue item 2: pci_dev_is_disconnected() is READ_ONCE in pciehp_device_replaced (7.2) -----
+
+DOCK = """
+[[device]]
+bdf = "0000:00:1c.0"
+type = "root-port"
+hotplug = true
+slot = 1
+
+[[device]]
+bdf = "0000:01:00.0"
+parent = "0000:00:1c.0"
+type = "upstream-port"
+
+[[device]]
+bdf = "0000:02:00.0"
+parent = "0000:01:00.0"
+type = "downstream-port"
+hotplug = true
+slot = 2
+"""
+
+
+def test_device_replaced_reads_error_state_marked(tmp_path):
+    # The child port's slot reset (SBR) makes its IRQ thread check pciehp_device_replaced()
+    # while the parent's IRQ thread marks the child port disconnected (pci_dev_set_io_state:
+    # xchg); 7.2's pci_dev_is_disconnected() reads with READ_ONCE: no data race there.
+    sc = scenario(tmp_path, DOCK + """
+    [[device]]
+    bdf = "0000:03:00.0"
+    parent = "0000:02:00.0"
+    reset_methods = ["bus"]
+
+    [[thread]]
+    name = "reset"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:03:00.0/reset"]
+
+    [[thread]]
+    name = "hw"
+    run = ["hotplug surprise-removal 0000:00:1c.0"]
+    """)
+    res = check(sc, "v7.2", stop_on_first=False, minimize_found=False)
+    assert res.exhaustive
+    assert not [f for f in res.found if "pciehp_device_replaced" in f.message]

@@ -122,7 +122,7 @@ def pciehp_card_present_or_link_active(ctrl):
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="a card in the slot is the card that was there",
          v72=567)
 def pciehp_device_replaced(ctrl):
-    if (yield read(ctrl.port, "error_state")) == "perm_failure":
+    if (yield from K.pci_dev_is_disconnected(ctrl.port)):  # READ_ONCE(error_state) in 7.2
         return False
     sub = yield read(ctrl.port, "subordinate")
     pdev = yield from K.pci_get_slot(sub, 0)

@@ -23,12 +23,13 @@ from pcilock.kernel._model import V61, K, W, mirrors
 ENODEV, EEXIST = -19, -17
 
 
-@mirrors("drivers/pci/pci.h", note="pci_dev_set_io_state(dev, pci_channel_io_perm_failure): cmpxchg",
+@mirrors("drivers/pci/pci.h", note="pci_dev_set_io_state(dev, pci_channel_io_perm_failure): xchg",
          v61=383, v612=507, v72=778)
 def pci_dev_set_disconnected(dev, unused):
-    from pcilock._engine_imports import rmw
+    from pcilock.kernel.drivers.pci.pcie.err import pci_channel_io_perm_failure
 
-    yield rmw(dev, "error_state", lambda s: "perm_failure")
+    yield from K.pci_dev_set_io_state(dev, pci_channel_io_perm_failure)
+    # 6.12/7.2: pci_doe_disconnected(dev): no DOE mailbox in the model (cancelling one takes no lock)
     return 0
 
 
