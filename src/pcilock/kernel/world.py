@@ -35,6 +35,7 @@ class DeviceSpec:
     bdf: str
     type: str = "endpoint"  # root-port | upstream-port | downstream-port | pci-bridge | endpoint
     hotplug: bool = False
+    attention_button: bool = False  # the hotplug slot has an Attention Button (Slot Capabilities ABP)
     dpc: bool = False  # the port has a DPC capability (pdev->dpc_cap); the DPC service binds to it
     slot: int | None = None
     parent: str | None = None

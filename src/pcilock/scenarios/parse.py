@@ -37,8 +37,8 @@ DRIVER_OPTIONS = {"igb": ("max_vfs",), "vfio-pci": ("open_by",)}
 THREAD_OPTIONS = ("open_by",)
 
 TOP_KEYS = ("id", "title", "links", "notes", "device", "thread", "expect", "check")
-DEVICE_KEYS = ("bdf", "type", "parent", "hotplug", "dpc", "slot", "driver", "driver_options", "sriov",
-               "vf_driver", "numa_node", "reset_methods", "present")
+DEVICE_KEYS = ("bdf", "type", "parent", "hotplug", "attention_button", "dpc", "slot", "driver",
+               "driver_options", "sriov", "vf_driver", "numa_node", "reset_methods", "present")
 SRIOV_KEYS = ("total_vfs", "num_vfs", "drivers_autoprobe", "offset", "stride")
 THREAD_KEYS = ("name", "run", "repeat")
 CHECK_KEYS = ("strategy", "budget", "executions", "seed", "max_steps", "all")
@@ -266,6 +266,11 @@ class _Parser:
         if spec.hotplug and typ not in ("root-port", "downstream-port"):
             self.err(w + ("hotplug",), f"hotplug = true on {a_type(typ)}: only a root-port or "
                                        "downstream-port has a hotplug slot")
+        spec.attention_button = self.want(t.get("attention_button", False), w + ("attention_button",), "bool",
+                                          "attention_button")
+        if spec.attention_button and not spec.hotplug:
+            self.err(w + ("attention_button",), "attention_button = true without hotplug = true: the "
+                                                "button belongs to a hotplug slot")
         spec.dpc = self.want(t.get("dpc", False), w + ("dpc",), "bool", "dpc")
         if spec.dpc and typ not in ("root-port", "downstream-port"):
             self.err(w + ("dpc",), f"dpc = true on {a_type(typ)}: only a root-port or downstream-port "
