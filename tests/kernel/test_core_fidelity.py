@@ -263,3 +263,62 @@ def test_modprobe_racing_modprobe_r(tmp_path):
     res = check(sc, "v7.2", observe=observe)
     assert res.verdict == "ok" and res.exhaustive, res.verdict
     assert seen == {("live", "nvme"), (None, None)}, seen
+
+
+# -- audit-iov F1: devices set up at run time get dev->slot under pci_slot_mutex ------------------
+
+def test_reset_subordinate_vs_hot_add_closes_through_pci_slot_mutex(tmp_path):
+    # 7.2: reset_subordinate -> pci_reset_bridge holds pci_slot_mutex and waits in pciehp_reset_slot
+    # for reset_lock (write); the pciehp IRQ thread holds reset_lock (read) during the hot-add and
+    # waits for pci_slot_mutex in pci_setup_device -> pci_dev_assign_slot
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "nvme"
+    present = false
+
+    [[thread]]
+    name = "ins"
+    run = ["hotplug insertion 0000:00:1c.0"]
+
+    [[thread]]
+    name = "admin"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:00:1c.0/reset_subordinate"]
+    """)
+    res = check(sc, "v7.2")
+    assert res.verdict == "deadlock"
+    f = res.found[0]
+    assert sorted(f.signature[1]) == sorted(["pci_slot_mutex", "&ctrl->reset_lock 0000:00:1c.0"])
+
+
+def test_vf_gets_its_slot_at_setup(tmp_path):
+    # a VF enabled at run time below a slot of the PF's bus (7.2: PCI_SLOT_ALL_DEVICES) gets dev->slot
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 2, num_vfs = 0, drivers_autoprobe = false }
+
+    [[thread]]
+    name = "numvfs"
+    run = ["echo 2 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """)
+    slots = []
+    res = check(sc, "v7.2", observe=lambda w: slots.append(
+        [getattr(w.attrs["devices"][b].peek("slot"), "name", None) for b in ("0000:01:00.1", "0000:01:00.2")]))
+    assert res.verdict == "ok"
+    assert slots == [["1", "1"]]

@@ -135,11 +135,11 @@ class World:
         dev.bus_attrs = ("reset", "reset_method")
         dev.other_attrs = ()
         self.attrs["devices"][spec.bdf] = dev
-        self._assign_slot(dev, bus)
         return dev
 
     def _assign_slot(self, dev, bus):
-        # pci_setup_device -> pci_dev_assign_slot (drivers/pci/slot.c): the bus's matching slot
+        # at boot only: pci_setup_device -> pci_dev_assign_slot (drivers/pci/slot.c), the bus's
+        # matching slot; devices created at run time go through the model's pci_setup_device
         from pcilock.kernel.drivers.pci.slot import matches_at_setup
 
         for slot in self.attrs["slots"].values():
@@ -229,6 +229,7 @@ class World:
             if bus is None:
                 raise ValueError(f"{spec.bdf}: its bus is not below a bridge that is present")
             dev = self.new_dev(spec, bus)
+            self._assign_slot(dev, bus)
             self._booted(dev, bus, klist)
             if spec.is_bridge and dev.child_bus_number is not None:
                 child = self.new_bus(spec.domain, dev.child_bus_number, bus, dev)
@@ -287,6 +288,7 @@ class World:
                 bus.dev.kn = make_nodes(bus.name, ("rescan",))
                 bus.dev.poke("registered", True)
             vf = self.pci_alloc_vf(pf, i, bus, rid & 0xFF)
+            self._assign_slot(vf, bus)
             pf.poke("refcount", pf.peek("refcount") + 1)
             self._booted(vf, bus, klist)
             if spec.vf_driver and spec.drivers_autoprobe:

@@ -105,6 +105,7 @@ def pci_iov_add_virtfn(dev, vf_id):
     devfn = K.pci_iov_virtfn_devfn(dev, vf_id)
     virtfn = W.pci_alloc_vf(dev, vf_id, bus, devfn)
     yield from K.get_device(dev)  # virtfn->physfn = pci_dev_get(dev)
+    yield from K.pci_setup_device(virtfn)  # pci_dev_assign_slot: pci_slot_mutex
     yield from K.pci_device_add(virtfn, bus)
     # pci_iov_sysfs_link: virtfnN / physfn links
     yield from K.pci_bus_add_device(virtfn)

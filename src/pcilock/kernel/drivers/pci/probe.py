@@ -66,11 +66,28 @@ def pci_scan_single_device(bus, devfn):
     if dev is not None:
         yield from K.put_device(dev)
         return dev
-    dev = W.pci_scan_device(bus, devfn)  # config reads; allocates the pci_dev
+    dev = yield from K.pci_scan_device(bus, devfn)
     if dev is None:
         return None
     yield from K.pci_device_add(dev, bus)
     return dev
+
+
+@mirrors("drivers/pci/probe.c", note="config reads find the function (or not); pci_alloc_dev; "
+         "pci_setup_device", v61=2474, v612=2500, v72=2597)
+def pci_scan_device(bus, devfn):
+    dev = W.pci_scan_device(bus, devfn)  # pci_bus_read_dev_vendor_id, pci_alloc_dev
+    if dev is None:
+        return None
+    yield from K.pci_setup_device(dev)
+    return dev
+
+
+@mirrors("drivers/pci/probe.c", note="only the slot assignment takes a lock (header type, class, "
+         "quirks, resources: none)", v61=1849, v612=1934, v72=2016)
+def pci_setup_device(dev):
+    yield from K.pci_dev_assign_slot(dev)
+    return 0
 
 
 @mirrors("drivers/pci/probe.c", note="6.x: match_driver = false before device_add", v61=2588, v612=2615)
