@@ -318,7 +318,8 @@ def test_vf_gets_its_slot_at_setup(tmp_path):
     run = ["echo 2 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
     """)
     slots = []
+    vfs = ("0000:01:00.1", "0000:01:00.2")
     res = check(sc, "v7.2", observe=lambda w: slots.append(
-        [getattr(w.attrs["devices"][b].peek("slot"), "name", None) for b in ("0000:01:00.1", "0000:01:00.2")]))
+        [getattr(w.attrs["devices"][b].peek("slot"), "name", None) for b in vfs]))
     assert res.verdict == "ok"
     assert slots == [["1", "1"]]
