@@ -130,3 +130,74 @@ def test_device_replaced_reads_error_state_marked(tmp_path):
     res = check(sc, "v7.2", stop_on_first=False, minimize_found=False)
     assert res.exhaustive
     assert not [f for f in res.found if "pciehp_device_replaced" in f.message]
+
+
+# -- H6: the attention button (pciehp_handle_button_press, button_work, DISABLE_SLOT) --------------
+
+def _slot_end_state(ends, port="0000:00:1c.0"):
+    from pcilock.kernel.drivers.pci.hotplug.pciehp import STATE_NAMES
+
+    def observe(world):
+        a = world.attrs
+        ctrl = a["hotplug_ctrls"][port]
+        bus = a["devices"][port].peek("subordinate")
+        below = tuple(d.bdf for d in bus.peek("devices"))
+        states = tuple(a["devices"][b].peek("error_state") for b in ("0000:01:00.0",))
+        ends.add((STATE_NAMES[ctrl.peek("state")], below, states))
+
+    return observe
+
+
+def test_button_press_powers_the_slot_off(tmp_path):
+    # ON -> press: BLINKINGOFF, button_work queued; the work (pciehp_queue_pushbutton_work) asks
+    # the IRQ thread to disable the slot (DISABLE_SLOT): a safe removal, the card stays present.
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    attention_button = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "nvme"
+
+    [[thread]]
+    name = "hw"
+    run = ["hotplug button 0000:00:1c.0"]
+    """)
+    for regime in BASES:
+        ends = set()
+        res = check(sc, regime, observe=_slot_end_state(ends))
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        assert ends == {("OFF", (), ("normal",))}, (regime, ends)
+
+
+def test_button_on_a_slot_without_one_does_nothing(tmp_path):
+    sc = scenario(tmp_path, HP_PORT + """
+    [[thread]]
+    name = "hw"
+    run = ["hotplug button 0000:00:1c.0"]
+    """)
+    ends = set()
+    res = check(sc, "v7.2", observe=_slot_end_state(ends))
+    assert res.verdict == "ok" and ends == {("ON", ("0000:01:00.0",), ("normal",))}
+
+
+def test_attention_button_needs_a_hotplug_slot(tmp_path):
+    import pytest
+
+    from pcilock.scenarios.parse import ScenarioError
+
+    with pytest.raises(ScenarioError, match="attention_button = true without hotplug = true"):
+        scenario(tmp_path, """
+        [[device]]
+        bdf = "0000:00:1c.0"
+        type = "root-port"
+        attention_button = true
+
+        [[thread]]
+        run = ["echo 1 > /sys/bus/pci/rescan"]
+        """)

@@ -9,9 +9,12 @@ thread run in model threads of their own
 (:mod:`pcilock.kernel.kernel.irq.manage`); the scenario thread only plays
 the hardware.  ``hotplug insertion PORT``: the devices of the topology below
 PORT (those declared ``present = false`` and those pulled earlier) answer
-again, presence and link come up.  ``hotplug button PORT``: model slots have
-no attention button (see :mod:`.pciehp`), so a press changes nothing
-(returns -ENODEV).
+again, presence and link come up.  ``hotplug button PORT``: the Attention
+Button of a slot declared with ``attention_button = true`` is pressed: the
+port latches ABP and sends its MSI if ABPE is enabled; pciehp's IRQ thread
+then runs ``pciehp_handle_button_press``, which starts (or cancels) the
+5-second ``button_work``, whose kworker requests the disable or enable.  On a
+slot without a button the press changes nothing (returns -ENODEV).
 
 ``echo 0|1 > /sys/bus/pci/slots/N/power``: ``kernfs_fop_write_iter`` on the
 slot's ``power`` node → ``pci_slot_attr_store`` → ``power_write_file``.
@@ -23,7 +26,7 @@ from pcilock._engine_imports import note, read, rmw
 from pcilock.kernel._model import K, W, mirrors
 from pcilock.kernel.userspace import op
 
-from .pciehp import hw_link_change
+from .pciehp import SLTSTA_ABP, hw_event, hw_link_change
 
 ENODEV, ENOENT = -19, -2
 
@@ -72,6 +75,9 @@ def hotplug_event(event, port_bdf):
         return 0
     if event == "insertion":
         yield from _insertion(port, hw)
+        return 0
+    if hw.attn_button:
+        yield from hw_event(hw, SLTSTA_ABP)
         return 0
     yield note(f"{port_bdf}: the slot has no attention button")
     return ENODEV

@@ -19,11 +19,13 @@ known) are its providers, so a writer waiting for an IRQ thread that waits for
 the writer is a wait-for cycle.
 
 Slot capabilities of every modelled port: no power controller, no MRL
-sensor, no attention button (``POWER_CTRL``/``MRL_SENS``/``ATTN_BUTTN`` false),
-presence detect and Data Link Layer Link Active reporting present, MSI mode,
-in-band presence not disabled.  (A typical NVMe U.2/E3 bay.)  With no
-attention button, ``pcie_enable_notification`` enables PDCE and
-``pciehp_reset_slot`` (v6.x) masks PDCE and DLLSCE during a reset.
+sensor (``POWER_CTRL``/``MRL_SENS`` false), presence detect and Data Link
+Layer Link Active reporting present, MSI mode, in-band presence not disabled
+(a typical NVMe U.2/E3 bay).  An Attention Button (``ATTN_BUTTN``) only where
+the scenario says ``attention_button = true``.  Without one,
+``pcie_enable_notification`` enables PDCE and ``pciehp_reset_slot`` (v6.x)
+masks PDCE and DLLSCE during a reset; with one, it enables ABPE instead of
+PDCE and the reset masks DLLSCE only.
 
 :class:`SlotHw` is the hardware, not a kernel structure: the port's Slot
 Status event bits (RW1C), the notification enables written to Slot Control,
@@ -69,9 +71,10 @@ class SlotHw(Shared):
 
     _shared_ = {"sltsta": 0, "sltctl": 0, "presence": True, "link_active": True, "gone": False}
 
-    def __init__(self, port, **kw):
+    def __init__(self, port, attn_button=False, **kw):
         super().__init__(**kw)
         self.port = port
+        self.attn_button = attn_button  # Slot Capabilities: Attention Button Present (read-only)
         self.irq = None  # IrqDesc of the port's hotplug interrupt vector
 
     def describe(self):
@@ -101,7 +104,8 @@ class Controller(Shared):
         self.port = port
         self.depth = depth
         self.name = port.bdf
-        self.slot_cap_attn_button = False
+        self.hw = port.slot_hw
+        self.slot_cap_attn_button = self.hw.attn_button  # pcie_init: ctrl->slot_cap
         self.slot_cap_power_ctrl = False
         self.slot_cap_mrl = False
         self.inband_presence_disabled = False
@@ -109,7 +113,6 @@ class Controller(Shared):
         self.state_lock = Mutex(f"&ctrl->state_lock {port.bdf}", "&ctrl->state_lock")
         self.reset_lock = RWSem(f"&ctrl->reset_lock {port.bdf}", "&ctrl->reset_lock")
         self.hotplug_slot = None  # HotplugSlot (struct hotplug_slot, embedded)
-        self.hw = port.slot_hw
         # INIT_DELAYED_WORK(&ctrl->button_work, pciehp_queue_pushbutton_work)
         self.button_work = DelayedWork("pciehp_queue_pushbutton_work", (self,), f"button_work {port.bdf}")
 

@@ -114,7 +114,9 @@ def new_slot_hw(port, attrs):
     if hw is None:
         topo = attrs["topology"]
         occupied = any(d.parent == port.bdf and d.present for d in topo.devices)
-        hw = SlotHw(port, presence=occupied, link_active=occupied)
+        spec = port.spec
+        hw = SlotHw(port, attn_button=bool(spec is not None and spec.attention_button),
+                    presence=occupied, link_active=occupied)
         hw.irq = new_irq_desc(attrs, f"pciehp {port.bdf}")
         port.slot_hw = hw
     return hw

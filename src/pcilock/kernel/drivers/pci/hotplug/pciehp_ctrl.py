@@ -5,10 +5,17 @@ only in log messages, v7.2 adds trace events and ``pcie_reset_lbms`` in
 ``remove_board``, neither takes a lock).  ``ctrl->state`` is read and written
 under ``state_lock`` except in ``pciehp_ist``'s link-change filter.
 
-Model slots have no power controller, MRL sensor or attention button, so
-``board_added`` goes straight to ``pciehp_check_link_status`` (its sleeps and
-the vendor-ID poll are not modelled: no lock) and ``pciehp_configure_device``;
-``remove_board`` is ``pciehp_unconfigure_device``.
+Model slots have no power controller or MRL sensor, so ``board_added`` goes
+straight to ``pciehp_check_link_status`` (its sleeps and the vendor-ID poll
+are not modelled: no lock) and ``pciehp_configure_device``; ``remove_board``
+is ``pciehp_unconfigure_device``.  A slot may have an attention button
+(``attention_button = true``): a press reaches ``pciehp_handle_button_press``
+in the IRQ thread, the delayed ``button_work`` (a kworker, any time later;
+the 5 s timer is not modelled) runs ``pciehp_queue_pushbutton_work``, which
+requests the disable (DISABLE_SLOT) or enable (PDC) from the IRQ thread; a
+second press while blinking cancels it (``cancel_delayed_work``, which does
+not wait for a work already running).  The indicator writes are not modelled
+(``ctrl_lock``, a leaf).
 """
 
 from __future__ import annotations
