@@ -201,3 +201,49 @@ def test_attention_button_needs_a_hotplug_slot(tmp_path):
         [[thread]]
         run = ["echo 1 > /sys/bus/pci/rescan"]
         """)
+
+
+# -- H4: vfio-pci gives a device on a root bus, and a VF, a device set of its own ------------------
+
+def test_vfio_dev_set_of_its_own_on_root_bus_and_for_vfs(tmp_path):
+    # vfio_pci_core_register_device: pci_is_root_bus(pdev->bus) || pdev->is_virtfn ->
+    # vfio_assign_device_set(&vdev->vdev, vdev): no dev_set->lock or open count shared
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:02.0"
+    driver = "vfio-pci"
+
+    [[device]]
+    bdf = "0000:00:03.0"
+    driver = "vfio-pci"
+
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 2, num_vfs = 0 }
+    vf_driver = "vfio-pci"
+
+    [[thread]]
+    name = "admin"
+    run = ["echo 2 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """)
+    sets = []
+
+    def observe(world):
+        vfio = world.attrs["vfio"]
+        sets.append({bdf: (v.vdev.dev_set.set_id, len(v.vdev.dev_set.peek("device_list")))
+                     for bdf, v in sorted(vfio.items())})
+
+    for regime in BASES:
+        sets.clear()
+        res = check(sc, regime, observe=observe)
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        for s in sets:
+            assert s == {"0000:00:02.0": ("vdev 0000:00:02.0", 1), "0000:00:03.0": ("vdev 0000:00:03.0", 1),
+                         "0000:01:00.1": ("vdev 0000:01:00.1", 1), "0000:01:00.2": ("vdev 0000:01:00.2", 1)}, \
+                (regime, s)

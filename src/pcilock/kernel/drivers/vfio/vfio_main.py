@@ -83,8 +83,9 @@ class VfioDeviceSet(Shared):
 
     def __init__(self, set_id, **kw):
         super().__init__(**kw)
-        self.set_id = set_id
-        self.lock = Mutex(f"&dev_set->lock {set_id}", "&new_dev_set->lock")
+        # a slot or bus ("slot 1", "bus 0000:01"), or the vfio_pci_core_device of a set of its own
+        self.set_id = set_id if isinstance(set_id, str) else f"vdev {set_id.pdev.bdf}"
+        self.lock = Mutex(f"&dev_set->lock {self.set_id}", "&new_dev_set->lock")
 
     def describe(self):
         return f"vfio_device_set {self.set_id}"
@@ -134,7 +135,7 @@ def note_file(task, device, add):
 
 # -- device sets ---------------------------------------------------------------------------------
 
-@mirrors("drivers/vfio/vfio_main.c", note="the dev_set of a slot or bus (xarray lookup), then "
+@mirrors("drivers/vfio/vfio_main.c", note="the dev_set of a slot, bus or device (xarray lookup), then "
          "L(dev_set->lock){list_add}", v61=57, v612=66, v72=76)
 def vfio_assign_device_set(device, set_id):
     sets = W.__dict__.setdefault("vfio_device_sets", {})

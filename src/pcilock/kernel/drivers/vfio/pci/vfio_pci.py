@@ -1,9 +1,11 @@
 """Model driver vfio-pci (drivers/vfio/pci/vfio_pci.c over vfio_pci_core.c and vfio_main.c).
 
-Binds devices whose scenario names ``driver = "vfio-pci"`` (no ID table:
-binding is by ``driver_override``/``new_id`` in real life).  ``.probe``
-allocates the vfio device, puts it in a device set (its slot if the slot can
-be reset, else its bus; ``dev_set->lock``) and registers it with its IOMMU
+Binds devices whose scenario names ``driver = "vfio-pci"`` and the VFs of a PF
+with ``vf_driver = "vfio-pci"`` (no ID table: binding is by
+``driver_override``/``new_id`` in real life).  ``.probe``
+allocates the vfio device, puts it in a device set (a set of its own for a
+device on a root bus or a VF, else its slot if the slot can be reset, else its
+bus; ``dev_set->lock``) and registers it with its IOMMU
 group (``group->device_lock``).  ``.remove`` (``device_lock(pdev)`` held by
 the driver core; inside the pciehp IRQ thread on a surprise removal)
 unregisters it and **waits until every userspace task holding a file of the
@@ -75,7 +77,7 @@ def _boot_world(pdev, attrs, version):
     slot = pdev.peek("slot")
     slot_ok = slot is not None and slot.peek("hotplug") is not None  # pci_probe_reset_slot
     sets = attrs.setdefault("vfio_device_sets", {})
-    set_id = dev_set_id(pdev, slot_ok)
+    set_id = dev_set_id(vdev, slot_ok)
     dev_set = sets.get(set_id)
     if dev_set is None:
         dev_set = sets[set_id] = VfioDeviceSet(set_id)
@@ -106,7 +108,8 @@ def _adopt_boot_files(name):
 
 def make_driver():
     drv = PciDriver(NAME, probe=lambda d: K.vfio_pci_probe(d), remove=lambda d: K.vfio_pci_remove(d),
-                    ids=lambda d: d.spec is not None and d.spec.driver == NAME)
+                    ids=lambda d: (d.spec is not None and d.spec.driver == NAME) or
+                    (d.is_virtfn and d.physfn.spec.vf_driver == NAME))
     drv.boot_world = _boot_world
     drv.err_handler = {"error_detected": lambda d, s: K.vfio_pci_core_aer_err_detected(d, s)}
     return drv

@@ -284,18 +284,27 @@ def vfio_pci_ioctl_pci_hot_reset(vdev, groups):
 
 # -- registration ------------------------------------------------------------------------------------
 
-def dev_set_id(pdev, slot_ok):
+def dev_set_id(vdev, slot_ok):
+    """The set id ``vfio_pci_core_register_device`` passes: *vdev* itself (a set of its own) for a
+    device on a root bus or a VF, else the slot if it can be reset, else the bus."""
+    pdev = vdev.pdev
+    if pdev.bus.parent is None or pdev.is_virtfn:  # pci_is_root_bus(pdev->bus) || pdev->is_virtfn
+        return vdev
     slot = pdev.peek("slot")
     return f"slot {slot.name}" if slot_ok and slot is not None else f"bus {pdev.bus.name}"
 
 
-@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="set id: the slot if it can be reset, else the bus; "
-         "then __vfio_register_dev", v61=2114, v612=2158, v72=2219)
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="set id: the vdev itself on a root bus or for a VF, "
+         "else the slot if it can be reset, else the bus; then __vfio_register_dev", v61=2114, v612=2158,
+         v72=2219)
 def vfio_pci_core_register_device(vdev):
     pdev = vdev.pdev
-    slot = yield read(pdev, "slot")
-    slot_ok = not (yield from K.pci_probe_reset_slot(slot))
-    yield from K.vfio_assign_device_set(vdev.vdev, dev_set_id(pdev, slot_ok))
+    if pdev.bus.parent is None or pdev.is_virtfn:
+        yield from K.vfio_assign_device_set(vdev.vdev, dev_set_id(vdev, False))
+    else:
+        slot = yield read(pdev, "slot")
+        slot_ok = not (yield from K.pci_probe_reset_slot(slot))
+        yield from K.vfio_assign_device_set(vdev.vdev, dev_set_id(vdev, slot_ok))
     return (yield from K.__vfio_register_dev(vdev.vdev))
 
 
