@@ -146,3 +146,21 @@ def test_aer_fatal_vs_function_reset(tmp_path, regime, expected):
     else:
         res = explore_text(tmp_path, threads, regime, {"nvme_error_detected": _error_detected_6_1_style})
         assert res.verdict == "ok" and res.exhaustive
+
+
+def _reset_work_never_ends(dev):
+    from pcilock._engine_imports import Completion, wait_for_completion
+
+    yield wait_for_completion(Completion("never"))
+
+
+@pytest.mark.parametrize("regime,hangs", [("v6.1", True), ("v6.12", False), ("v7.2", False)])
+def test_module_load_waits_for_the_6_1_async_probe(tmp_path, regime, hangs):
+    # v6.1 nvme_probe async_schedule()s nvme_async_probe, which flushes reset_work; the module
+    # load's async_synchronize_full waits for it
+    res = explore_text(tmp_path, {"reload": ["modprobe -r nvme", "modprobe nvme"]}, regime,
+                       {"nvme_reset_work": _reset_work_never_ends}, stop_on_first=False)
+    hang = [f for f in res.found if f.kind == "hang"]
+    assert bool(hang) == hangs
+    if hangs:  # the modprobe thread itself is among the blocked tasks
+        assert "reload" in hang[0].message

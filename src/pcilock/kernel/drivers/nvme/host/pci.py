@@ -12,8 +12,9 @@ Per version:
 
 * ``nvme_probe``: v6.1 only prepares the controller and queues
   ``reset_work`` (``nvme_reset_ctrl``), then ``async_schedule``s
-  ``nvme_async_probe`` (which only flushes that work: elided, see
-  ``nvme_probe``); the bring-up runs in the work.  v6.12/v7.2 bring the controller up synchronously in probe
+  ``nvme_async_probe`` (which flushes that work; ``async_synchronize_full``
+  of a module load or unload waits for it); the bring-up runs in the work.
+  v6.12/v7.2 bring the controller up synchronously in probe
   (``nvme_pci_enable``, CONNECTING, ``nvme_setup_io_queues`` with its
   ``shutdown_lock`` trylock, LIVE) and queue no work.
 * ``nvme_reset_work`` on failure: v6.1 ``nvme_remove_dead_ctrl`` queues
@@ -45,8 +46,8 @@ per-device state, no lock of the model).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import Shared, lock, read, trylock, unlock, write
-from pcilock.kernel._model import K, mirrors
+from pcilock._engine_imports import Shared, lock, read, spawn, trylock, unlock, write
+from pcilock.kernel._model import K, W, mirrors
 from pcilock.kernel.include.linux.pci import PciDriver
 
 from .core import (
@@ -208,15 +209,22 @@ def nvme_reset_work(dev):  # noqa: F811
 
 # -- probe / remove ----------------------------------------------------------------------------------------
 
+@mirrors("drivers/nvme/host/pci.c", note="6.1: flush reset_work and scan_work, put the controller",
+         v61=3195)
+def nvme_async_probe(dev):
+    yield from flush_reset_work(dev)
+    # flush_work(&dev->ctrl.scan_work): the namespace scan takes no PCI-core lock; nvme_put_ctrl
+
+
+
 @mirrors("drivers/nvme/host/pci.c", note="6.1: nvme_reset_ctrl + async_schedule(nvme_async_probe)",
          v61=3255)
 def nvme_probe(pdev):
     dev = NvmeCtrl(pdev)  # nvme_pci_alloc_dev; nvme_dev_map, pools, mempool: no lock
     yield from pci_set_drvdata(pdev, dev)
     yield from K.nvme_reset_ctrl(dev)
-    # elided: async_schedule(nvme_async_probe, dev): an async task that flushes reset_work and scan_work
-    # and drops a controller reference.  It takes no lock and nothing waits for it, so it cannot change
-    # a verdict; as a model thread it only doubled the interleavings (its flush against the work's end).
+    t = yield spawn(K.nvme_async_probe, dev, name=f"async nvme_async_probe {pdev.bdf}")  # async_schedule
+    W.async_threads.append(t)  # async_synchronize_full (module load/unload) waits for it
     return 0
 
 
