@@ -50,6 +50,7 @@ from . import ops as O
 from .errors import ModelError, StuckStepError
 from .objects import Completion, Hist, Shared
 from .races import RaceDetector
+from .violation import Violation
 
 DEFAULT_MAX_STEPS = 200_000
 
@@ -87,58 +88,6 @@ class ThreadState:
 
     def __repr__(self):
         return f"<thread {self.tid} {self.name}>"
-
-
-class Violation:
-    """Something the checker reports: a deadlock, hang, failed check, ...
-
-    A detector may pass ``lazy``, a callable returning ``(message, detail)``
-    built from data it captured when it found the violation: the message and
-    detail are then made at their first use (an exploration meets the same
-    violation in many executions and keeps the first one of each signature).
-    """
-
-    __slots__ = ("kind", "_message", "tids", "step", "_detail", "signature", "_lazy")
-
-    def __init__(self, kind, message, tids, step, detail=None, signature=None, lazy=None):
-        self.kind = kind
-        self._message = message
-        self.tids = tids  # threads involved, in report order
-        self.step = step  # index of the step at which it was detected
-        self._detail = detail or {}
-        self.signature = signature if signature is not None else (kind, message)
-        self._lazy = lazy
-
-    def _force(self):
-        self._message, self._detail = self._lazy()
-        self._lazy = None
-
-    @property
-    def message(self):
-        if self._lazy is not None:
-            self._force()
-        return self._message
-
-    @message.setter
-    def message(self, value):
-        if self._lazy is not None:
-            self._force()
-        self._message = value
-
-    @property
-    def detail(self):
-        if self._lazy is not None:
-            self._force()
-        return self._detail
-
-    @detail.setter
-    def detail(self, value):
-        if self._lazy is not None:
-            self._force()
-        self._detail = value
-
-    def __repr__(self):
-        return f"<violation {self.kind}: {self.message}>"
 
 
 class TraceEvent:
@@ -208,6 +157,7 @@ class Execution:
         # Without a registry ids are the creation order, as in replay strings.
         self.registry = registry if registry is not None else {}
         self._ninit = 0
+        self._names = set()  # membership only: names of the threads created so far
         self.nsteps = 0
         self.violations = []
         self.trace = [] if record else None
@@ -237,7 +187,7 @@ class Execution:
             tid = self.registry[key] = len(self.registry)
         if name is None:
             name = f"{parent.name}/{parent.nspawn}" if parent is not None else f"t{tid}"
-        existing = {t.name for t in self.order}
+        existing = self._names
         if name in existing:
             k = 2
             while f"{name}#{k}" in existing:
@@ -252,6 +202,7 @@ class Execution:
             raise ModelError(f"thread {name}: {getattr(fn, '__name__', fn)} is not a generator function",
                              thread=name)
         t = ThreadState(tid, name, gen, parent)
+        existing.add(name)
         if parent is not None:
             t.clock = list(parent.clock)
             t.hbclock = list(parent.hbclock) if parent.hbclock is not None else None
@@ -301,7 +252,7 @@ class Execution:
                 raise ModelError(f"thread {t.name} yielded {op!r}, which is not an operation",
                                  thread=t.name, frames=frames_of(gen))
             code = op[0]
-            if code < O.LOCAL:
+            if code < _LOCAL:
                 if code not in _HANDLERS:
                     raise ModelError(f"thread {t.name} yielded unknown operation code {code}",
                                      thread=t.name, frames=frames_of(gen))
@@ -473,35 +424,40 @@ class Execution:
         """
         t = self.threads[tid]
         op = t.pending
-        self.nsteps += 1
-        if self.nsteps > self.max_steps:
+        nsteps = self.nsteps = self.nsteps + 1
+        if nsteps > self.max_steps:
             raise ModelError(
-                f"execution exceeded {self.max_steps} steps (thread {t.name} at step {self.nsteps}); "
+                f"execution exceeded {self.max_steps} steps (thread {t.name} at step {nsteps}); "
                 f"probable cause: a loop that never terminates, e.g. a retry loop around a trylock",
                 thread=t.name, frames=frames_of(t.gen))
-        if self.record:
+        record = self.record
+        if record:
             held_before = [(o.name, m) for (o, m) in t.held]
             stack = t.stack
-        handler = _HANDLERS[op[0]]
+        code = op[0]
+        handler = _HANDLERS[code]
         self._choice = choice
         if self.nfreed:
             self._check_use(t, op)
         value, hist, mode, advance = handler(self, t, op)
-        if op[0] == O.CHOOSE:
+        if code == _CHOOSE:
             self.choices.append(value)
-        if self.race is not None:
-            self.race.on_event(t, op, value, hist)
-        if self.tracker is not None:
-            self.tracker.on_event(self, t, op, hist, mode, value)
+        race = self.race
+        if race is not None:
+            race.on_event(t, op, value, hist)
+        tracker = self.tracker
+        if tracker is not None:
+            tracker.on_event(self, t, op, hist, mode, value)
         for ob in self.observers:
             ob.on_event(self, t, op, value)
-        if self.record:
-            self.trace.append(TraceEvent(self.nsteps - 1, tid, op, describe_op(op, value), stack,
+        if record:
+            self.trace.append(TraceEvent(nsteps - 1, tid, op, describe_op(op, value), stack,
                                          held_before, value, self._notes, _op_obj(op)))
             self._notes = []
         if advance:
             self._advance(t, value)
-        if t.pending is not None and not self.is_enabled(t):
+        p = t.pending
+        if p is not None and p[0] in _MAY_BLOCK and not self.is_enabled(t):
             self._check_cycle(t)
         return hist, mode
 
@@ -680,6 +636,10 @@ def _op_obj(op):
     return op[1]
 
 
+_LOCAL = O.LOCAL
+_CHOOSE = O.CHOOSE
+# operations that can be disabled (see Execution.is_enabled); every other one is always enabled
+_MAY_BLOCK = frozenset((O.LOCK, O.DOWN_READ, O.DOWN_WRITE_WAIT, O.WAIT_COMPLETION, O.JOIN, O.GATE_WAIT))
 # operations without an object argument, on fields, and acquiring locks
 _NO_OBJECT = frozenset((O.SPAWN, O.JOIN, O.CHOOSE, O.YIELD))
 _FIELD_OPS = frozenset((O.READ, O.WRITE, O.RMW, O.FREE))

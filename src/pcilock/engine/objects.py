@@ -31,8 +31,7 @@ class Hist(list):
 
     __slots__ = ("key", "racc")
 
-    def __init__(self, key):
-        super().__init__()
+    def __init__(self, key):  # empty, as list.__new__ made it
         self.key = key
         self.racc = None  # race detector: recent accesses of this field (races.py)
 

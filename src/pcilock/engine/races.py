@@ -53,6 +53,7 @@ of accesses found in either order, in any execution, is one report.
 from __future__ import annotations
 
 from . import ops as O
+from .violation import Violation
 
 _READ, _WRITE, _RMW = O.READ, O.WRITE, O.RMW
 
@@ -87,6 +88,26 @@ def _snap(gen):
 def frames_of_snap(snap):
     """Convert a :func:`_snap` snapshot to ``[(func, file, line), ...]``."""
     return [(c.co_name, c.co_filename, line) for c, line in snap]
+
+
+# Code locations key the recent accesses of a field.  Hashing a code object
+# hashes its contents on every call, so a location is keyed by a number naming
+# the class of equal code objects (code objects compare by value): the first
+# code object of the class met gets one, and every code object seen is kept, so
+# its id() stays unique.  Lookups only, never an order.
+_CODE_CLASS = {}  # id(code) -> (code, number of its class)
+_CLASS_OF = {}  # code -> number of its class
+
+
+def _code_class(code):
+    ent = _CODE_CLASS.get(id(code))
+    if ent is not None and ent[0] is code:
+        return ent[1]
+    n = _CLASS_OF.get(code)
+    if n is None:
+        n = _CLASS_OF[code] = len(_CLASS_OF)
+    _CODE_CLASS[id(code)] = (code, n)
+    return n
 
 
 def _objname(obj):
@@ -149,70 +170,83 @@ class RaceDetector:
         code = op[0]
         if code == _READ:
             self._access(t, op[1], op[2], hist, False, op[3], "read")
-            return
-        if code == _WRITE:
+        elif code == _WRITE:
             self._access(t, op[1], op[2], hist, True, op[4], "write")
-            return
-        if code == _RMW:
+        elif code == _RMW:
             self._access(t, op[1], op[2], hist, True, True, "rmw")
-            return
-        f = _SYNC.get(code)
-        if f is not None:
-            f(self._clock(t), t, op, value)
+        else:
+            f = _SYNC.get(code)
+            if f is not None:
+                f(self._clock(t), t, op, value)
 
     # -- accesses ------------------------------------------------------------------------
     def _access(self, t, obj, field, hist, write, marked, opname):
-        C = self._clock(t)
         tid = t.tid
-        snap = _snap(t.gen)
-        loc = snap[-1] if snap else None
+        C = t.hbclock
+        if C is None or len(C) <= tid or C[tid] == 0:
+            C = self._clock(t)
+        g = t.gen
+        f = g.gi_frame
+        if f is not None and g.gi_yieldfrom is None:  # not inside a ``yield from``
+            code = g.gi_code
+            line = f.f_lineno
+            snap = ((code, line),)
+        else:
+            snap = _snap(g)
+            if snap:
+                code, line = snap[-1]
+            else:
+                code = line = None
         acc = hist.racc
         if acc is None:
             acc = hist.racc = {}
-        else:
+        elif acc:
+            nc = len(C)
             for e in acc.values():
                 etid = e.tid
                 if etid == tid or not (write or e.write) or (marked and e.marked):
                     continue
-                if len(C) > etid and C[etid] >= e.epoch:
+                if nc > etid and C[etid] >= e.epoch:
                     continue
-                self._report(t, obj, field, e, write, marked, snap, opname)
-        step = self.ex.nsteps - 1
-        acc[(tid, write, marked, loc)] = _Access(tid, C[tid], write, marked, snap, step, opname, t.name)
+                self._report(t, obj, field, e, marked, snap, opname)
+        akey = (tid, write, marked, None if code is None else _code_class(code), line)
+        acc[akey] = _Access(tid, C[tid], write, marked, snap, self.ex.nsteps - 1, opname, t.name)
 
-    def _report(self, t, obj, field, e, write, marked, snap, opname):
+    def _report(self, t, obj, field, e, marked, snap, opname):
         ex = self.ex
         l1 = _loc(e.snap)
         l2 = _loc(snap)
         tname = type(obj).__name__
         oname = _objname(obj)
-        fkey = (tname, field, oname)
-        a, b = sorted((l1 or _NOLOC, l2 or _NOLOC))
-        sig = ("race", fkey, a, b)
-        if sig in ex._reported:
+        x = l1 or _NOLOC
+        y = l2 or _NOLOC
+        sig = ("race", (tname, field, oname), y, x) if y < x else ("race", (tname, field, oname), x, y)
+        reported = ex._reported
+        if sig in reported:
             return
-        ex._reported.add(sig)
-        step = ex.nsteps - 1
-        tn = t.name
+        reported.add(sig)
+        ex.violations.append(Violation(
+            "race", None, [e.tid, t.tid], ex.nsteps - 1 if ex.nsteps else 0, None, sig,
+            (_race_text, (e, t.name, tname, field, oname, marked, snap, opname, ex.nsteps - 1, l1, l2))))
 
-        def build():  # the message and detail, made when the violation is first looked at
-            f1 = frames_of_snap(e.snap)
-            f2 = frames_of_snap(snap)
-            ftext = f"{tname}.{field} of {oname}"
-            first = {"thread": e.thread, "op": e.op, "marked": e.marked, "field": ftext, "frames": f1,
-                     "step": e.step}
-            second = {"thread": tn, "op": opname, "marked": marked, "field": ftext, "frames": f2,
-                      "step": step}
 
-            def desc(x, loc):
-                m = "marked " if x["marked"] and x["op"] != "rmw" else ""
-                return f"{m}{x['op']} by {x['thread']} ({_short(loc)})"
+def _race_text(e, tn, tname, field, oname, marked, snap, opname, step, l1, l2):
+    """Message and detail of a race report (built when first looked at)."""
+    f1 = frames_of_snap(e.snap)
+    f2 = frames_of_snap(snap)
+    ftext = f"{tname}.{field} of {oname}"
+    first = {"thread": e.thread, "op": e.op, "marked": e.marked, "field": ftext, "frames": f1,
+             "step": e.step}
+    second = {"thread": tn, "op": opname, "marked": marked, "field": ftext, "frames": f2,
+              "step": step}
 
-            msg = f"data race on {ftext}: {desc(first, l1)} and {desc(second, l2)}"
-            detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e.step]}
-            return msg, detail
+    def desc(x, loc):
+        m = "marked " if x["marked"] and x["op"] != "rmw" else ""
+        return f"{m}{x['op']} by {x['thread']} ({_short(loc)})"
 
-        ex.add_violation("race", None, [e.tid, t.tid], signature=sig, lazy=build)
+    msg = f"data race on {ftext}: {desc(first, l1)} and {desc(second, l2)}"
+    detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e.step]}
+    return msg, detail
 
 
 _NOLOC = ("?", "?", 0)
