@@ -46,6 +46,7 @@ _REL = deps.REL
 _N = deps.NMODES
 _TOTAL = deps.TOTAL
 _DEPMASK = deps.DEPMASK
+_JOIN, _SPAWN, _CHOOSE = O.JOIN, O.SPAWN, O.CHOOSE
 _RACE = deps.RACE
 _MultiHist = deps.MultiHist
 _MultiKey = deps.MultiKey
@@ -167,51 +168,64 @@ class DporTracker:
         C = t.clock
         seq = t.seq + 1
         t.seq = seq
-        newc = list(C)
+        newc = C[:]
         if len(newc) <= tid:
             newc.extend([0] * (tid + 1 - len(newc)))
-        multi = type(hist) is _MultiHist
-        if hist is not None:
-            # happens-before: join every dependent earlier event (a total one covers the rest)
-            for h in (hist.hists if multi else (hist,)):
-                for j in range(len(h) - 1, -1, -1):
-                    eidx, emode = h[j]
-                    if _REL[emode * _N + mode]:
+        # happens-before: join every dependent earlier event (a total one covers the rest)
+        row = mode * _N  # REL is symmetric: REL[row + m] == REL[m * _N + mode]
+        if hist is None:
+            key = None
+        elif type(hist) is _MultiHist:
+            key = hist.key
+            for h in hist.hists:
+                for eidx, emode in reversed(h):
+                    if _REL[row + emode]:
                         ev = events[eidx]
                         if ev.tid != tid:
                             _join(newc, ev.clock)
                         if _TOTAL[emode]:
                             break
+        else:
+            key = hist.key
+            for eidx, emode in reversed(hist):
+                if _REL[row + emode]:
+                    ev = events[eidx]
+                    if ev.tid != tid:
+                        _join(newc, ev.clock)
+                    if _TOTAL[emode]:
+                        break
         code = op[0]
-        if code == O.JOIN:
+        if code == _JOIN:
             fc = op[1].final_clock
             if fc:
                 _join(newc, fc)
         newc[tid] = seq
-        e = _Ev(tid, seq, newc, hist.key if hist is not None else None, mode)
+        e = _Ev(tid, seq, newc, key, mode)
         if seq == 1 and t.parent is not None:
             e.spawner = (t.parent.tid, t.spawn_seq)
-        if code == O.SPAWN:
+        if code == _SPAWN:
             e.spawned = value.tid
             value.spawn_seq = seq
-        elif code == O.JOIN:
+        elif code == _JOIN:
             e.joined = op[1].tid
-        elif code == O.CHOOSE:
+        elif code == _CHOOSE:
             e.choice = value
-        if multi:
+        if hist is None:
+            pass
+        elif type(hist) is _MultiHist:
             if self.analyzing:
                 merged = _merged(hist)
                 self._races(merged, len(merged), e, C, idx, False, False)
             for h in hist.hists:
                 h.append((idx, mode))
-        elif hist is not None:
+        else:
             if self.analyzing:
                 self._races(hist, len(hist), e, C, idx, False)
             hist.append((idx, mode))
         t.clock = newc
         events.append(e)
-        if code == O.SPAWN:
-            value.clock = list(newc)
+        if code == _SPAWN:
+            value.clock = newc[:]
             if value.done:
                 value.final_clock = value.clock
 
