@@ -39,6 +39,7 @@ from .execution import Execution
 
 _REL = deps.REL
 _N = deps.NMODES
+_DEPMASK = deps.DEPMASK
 
 
 class WNode:
@@ -112,19 +113,72 @@ def _weak_initial(c, w, init):
     return True
 
 
-def _without_first(w, tid):
+def _weak_initial_of(c, w):
+    """:func:`_weak_initial` without the initials of *w* computed beforehand.
+
+    When *c*'s thread occurs in *w*, *c* is a weak initial iff that thread is an
+    initial of *w* (:func:`pcilock.engine.dpor.initials`), which depends only on
+    the events before its first one; otherwise *c*'s event must be independent
+    of every event of *w*.
+    """
+    ct = c.tid
     for i, x in enumerate(w):
-        if x.tid == tid:
-            return w[:i] + w[i + 1:]
-    return w
-
-
-def _first_choice(w, tid):
-    """The value chosen by thread *tid*'s first event in *w* (None if not a choice)."""
+        if x.tid == ct:
+            return _initial_at(w, i)
+    ck, cm, sp, jn = c.key, c.mode, c.spawned, c.joined
     for x in w:
-        if x.tid == tid:
-            return x.choice
-    return None
+        if _dep(ck, cm, x.key, x.mode):
+            return False
+        if sp is not None and x.tid == sp:
+            return False
+        if jn is not None and x.tid == jn:
+            return False
+    return True
+
+
+def _initial_at(w, i):
+    """Is ``w[i]``, the first event of its thread in *w*, free of predecessors in ``w[:i]``?
+
+    The same test as :func:`pcilock.engine.dpor.initials` makes for each first event.
+    """
+    x = w[i]
+    sp = x.spawner
+    if sp is not None:
+        stid, sseq = sp
+        for k in range(i):
+            y = w[k]
+            if y.tid == stid and y.seq == sseq:
+                return False
+    jn = x.joined
+    if jn is not None:
+        if jn == x.tid:
+            return False
+        for k in range(i):
+            if w[k].tid == jn:
+                return False
+    key = x.key
+    if key is None:
+        return True
+    dm = _DEPMASK[x.mode]
+    multi = type(key) is _MultiKey
+    for k in range(i):
+        y = w[k]
+        yk = y.key
+        if yk is None or not (dm >> y.mode) & 1:
+            continue
+        if type(yk) is _MultiKey:
+            if multi:
+                for sub in yk:
+                    if sub in key:
+                        return False
+            elif key in yk:
+                return False
+        elif multi:
+            if yk in key:
+                return False
+        elif yk == key:
+            return False
+    return True
 
 
 class OptimalDporExplorer(DporExplorer):
@@ -139,8 +193,7 @@ class OptimalDporExplorer(DporExplorer):
         d = events[d_idx]
         dt, ds = d.tid, d.seq
         v = []
-        for k in range(d_idx + 1, e_idx):
-            x = events[k]
+        for x in events[d_idx + 1:e_idx]:
             xc = x.clock
             if len(xc) > dt and xc[dt] >= ds:
                 continue
@@ -165,22 +218,31 @@ class OptimalDporExplorer(DporExplorer):
         first = True
         while True:
             match = None
-            for c in children:
-                if first and c is node.cur:
-                    continue
-                if _weak_initial(c, w, init):
-                    match = c
-                    break
+            if first:
+                cur = node.cur
+                for c in children:
+                    if c is not cur and _weak_initial(c, w, init):
+                        match = c
+                        break
+            else:
+                for c in children:
+                    if _weak_initial_of(c, w):
+                        match = c
+                        break
             if match is None:
                 self._append(children, w)
                 return
             # a choice event has one subtree per value: follow the one w takes
             # (any one when the chooser is not in w: w does not depend on it);
-            # a value with no subtree yet gets w as its first branch
+            # a value with no subtree yet gets w as its first branch.  A weak
+            # initial whose thread occurs in w is an initial of w.
             choice = None
-            if match.tid in init:
-                choice = _first_choice(w, match.tid)
-                w = _without_first(w, match.tid)
+            mt = match.tid
+            for k, x in enumerate(w):
+                if x.tid == mt:
+                    choice = x.choice
+                    w = w[:k] + w[k + 1:]
+                    break
             byc = match.byc
             if byc is None:
                 kids = match.children
@@ -196,7 +258,6 @@ class OptimalDporExplorer(DporExplorer):
                     return
             if not w:
                 return
-            init = initials(w)
             children = kids
             first = False
 
@@ -230,7 +291,7 @@ class OptimalDporExplorer(DporExplorer):
                 node = nodes[i]
                 tracker.analyzing = i >= branch
                 tid = node.tid
-                if ex.thread(tid) is None or not ex.is_enabled(threads[tid]):
+                if tid >= len(threads) or threads[tid] is None or not ex.is_enabled(threads[tid]):
                     if i < branch:
                         raise NondeterminismError(
                             f"replaying step {i}: thread {tid} is not enabled as it was before; the "
@@ -278,16 +339,24 @@ class OptimalDporExplorer(DporExplorer):
                 node.nchoices = t.pending[1]
             plan = node.cur.sub(node.choice) if node.cur is not None else None
             ex.step(tid, node.choice)
-            ev = tracker.events[-1]
-            key, mode = ev.key, ev.mode
-            node.fp = WNode(tid, key, mode, ev.spawned, ev.joined)
-            if node.cur is not None and node.cur.key is None:
-                node.cur.key, node.cur.mode = key, mode
-                node.cur.spawned, node.cur.joined = ev.spawned, ev.joined
-            sleep = [c for c in node.sleep + node.explored
-                     if c.tid != tid and not _dep(c.key, c.mode, key, mode)]
+            if i >= branch or node.fp is None:  # (a replayed step repeats the event it had)
+                ev = tracker.events[-1]
+                key, mode = ev.key, ev.mode
+                node.fp = WNode(tid, key, mode, ev.spawned, ev.joined)
+                cur = node.cur
+                if cur is not None and cur.key is None:
+                    cur.key, cur.mode = key, mode
+                    cur.spawned, cur.joined = ev.spawned, ev.joined
             last = tid
             i += 1
+            if i >= len(nodes):  # the next node is new: its sleep set (replayed nodes have theirs)
+                before = node.sleep + node.explored if node.explored else node.sleep
+                if before:
+                    fp = node.fp
+                    key, mode = fp.key, fp.mode
+                    sleep = [c for c in before if c.tid != tid and not _dep(c.key, c.mode, key, mode)]
+                else:
+                    sleep = []
             if len(ex.violations) > nviol:
                 nviol = self._collect(ex, nviol, i)
                 if self.stop_on_first and self.found:
