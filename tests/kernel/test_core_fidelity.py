@@ -5,9 +5,11 @@ the end state of every execution, is what the kernel source says it must be."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from pcilock.engine import Budget, explore
 from pcilock.kernel import load_all
+from pcilock.kernel._model import K
 from pcilock.patches import parse_regime
 from pcilock.scenarios.parse import load_scenario
 from pcilock.scenarios.program import make_program
@@ -323,3 +325,62 @@ def test_vf_gets_its_slot_at_setup(tmp_path):
         [getattr(w.attrs["devices"][b].peek("slot"), "name", None) for b in vfs]))
     assert res.verdict == "ok"
     assert slots == [["1", "1"]]
+
+
+# -- audit-core F4: sriov_vf_msix_count (VF) and sriov_vf_total_msix (PF) ---------------------------
+
+CAT = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _msix_store_without_pf_lock(vf_dev, buf):
+    from pcilock._engine_imports import read
+
+    drv = yield read(vf_dev.physfn, "pci_driver")
+    yield from K.device_lock(vf_dev)
+    if (yield read(vf_dev, "pci_driver")) is None:
+        yield from drv.sriov_set_msix_vec_count(vf_dev, int(buf))
+    yield from K.device_unlock(vf_dev)
+    return len(buf)
+
+
+def test_vf_msix_count_vs_numvfs_needs_the_pf_lock_in_the_store():
+    load_all()
+    sc = load_scenario(CAT / "vf-msix-count-vs-numvfs.toml")
+    for regime in ("v6.1", "v7.2", "v7.2+nechita-v14"):
+        res = explore(make_program(sc, parse_regime(regime)), "dpor", budget=Budget(seconds=120))
+        assert res.verdict == "deadlock", (regime, res.verdict)
+        assert sorted(res.found[0].signature[1]) == ["&dev->mutex 0000:01:00.0",
+                                                     "kn->active 0000:01:00.1/sriov_vf_msix_count"]
+        res = explore(make_program(sc, parse_regime(regime), {"sriov_vf_msix_count_store":
+                                                              _msix_store_without_pf_lock}),
+                      "dpor", budget=Budget(seconds=120))
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+
+
+def test_vf_total_msix_show_and_vf_msix_count_vs_pf_unbind(tmp_path):
+    # the PF file's show takes device_lock(PF) only, and device_del drains the PF's files without it:
+    # no cycle with an unbind of the PF driver.  The VF file's store does close one: mlx5 remove_one
+    # removes the VFs under the PF's device lock, held by the driver core during the unbind.
+    body = ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 2, num_vfs = 1, drivers_autoprobe = false }
+
+    [[thread]]
+    name = "unbind"
+    run = ["echo 0000:01:00.0 > /sys/bus/pci/drivers/mlx5_core/unbind"]
+
+    [[thread]]
+    name = "user"
+    run = ["%s"]
+    """
+    show = scenario(tmp_path, body % "cat /sys/bus/pci/devices/0000:01:00.0/sriov_vf_total_msix", "show")
+    store = scenario(tmp_path, body % "echo 3 > /sys/bus/pci/devices/0000:01:00.1/sriov_vf_msix_count",
+                     "store")
+    for regime in ("v6.12", "v7.2"):
+        res = check(show, regime, stop_on_first=False)
+        assert "deadlock" not in {f.kind for f in res.found} and res.exhaustive, (regime, res.found)
+        res = check(store, regime, stop_on_first=False)
+        assert "deadlock" in {f.kind for f in res.found}, (regime, res.found)

@@ -81,10 +81,12 @@ DEV_STORES = {
     "reset_subordinate": lambda dev: (lambda buf: K.reset_subordinate_store(dev, buf)),
     "sriov_numvfs": lambda dev: (lambda buf: K.sriov_numvfs_store(dev, buf)),
     "sriov_drivers_autoprobe": lambda dev: (lambda buf: K.sriov_drivers_autoprobe_store(dev, buf)),
+    "sriov_vf_msix_count": lambda dev: (lambda buf: K.sriov_vf_msix_count_store(dev, buf)),
 }
 
 DEV_SHOWS = {
     "sriov_numvfs": lambda dev: (lambda: K.sriov_numvfs_show(dev)),
+    "sriov_vf_total_msix": lambda dev: (lambda: K.sriov_vf_total_msix_show(dev)),
 }
 
 

@@ -93,7 +93,9 @@ class PciBusType(Shared):
     _shared_ = {"klist": (), "drivers": (), "drivers_autoprobe": True}
 
 
-PF_ATTRS = ("sriov_numvfs", "sriov_drivers_autoprobe")
+# sriov_pf_dev_attrs in drivers/pci/iov.c order (the modelled ones); sriov_vf_dev_attrs
+PF_ATTRS = ("sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_total_msix")
+VF_ATTRS = ("sriov_vf_msix_count",)
 PORT_TYPES = ("root-port", "upstream-port", "downstream-port")
 
 
@@ -124,7 +126,7 @@ class World:
         dev.parent = bus.self
         dev.child_bus_number = self.topo.child_bus.get(spec.bdf)
         dev.bus_type = "pci"
-        dev.type_attrs = ("remove", "rescan") if not spec.is_vf else ()
+        dev.type_attrs = ("remove", "rescan") if not spec.is_vf else VF_ATTRS
         if spec.is_bridge:
             dev.type_attrs += ("reset_subordinate",)
         if spec.total_vfs:

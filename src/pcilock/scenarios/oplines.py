@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pcilock.kernel.userspace import OPS, Op
 
 DEV_ATTRS = ("remove", "rescan", "reset", "reset_method", "reset_subordinate", "sriov_numvfs",
-             "sriov_drivers_autoprobe")
+             "sriov_drivers_autoprobe", "sriov_vf_msix_count", "sriov_vf_total_msix")
+# the files the model can read with cat (their show methods)
+READ_ATTRS = ("sriov_numvfs", "sriov_vf_total_msix")
+READ_ONLY_ATTRS = ("sriov_vf_total_msix",)
 HOTPLUG_EVENTS = ("surprise-removal", "insertion", "button")
 AER_SEVERITIES = ("fatal", "nonfatal")
 VFIO_ACTIONS = ("open", "close", "reset", "hot-reset")
@@ -30,8 +33,9 @@ _MODULE_ALIASES = {"xen-pciback": "pciback", "xen_pciback": "pciback", "vfio_pci
 
 USAGE = ("operation lines are: echo V > /sys/bus/pci/devices/BDF/ATTR, echo 1 > /sys/bus/pci/rescan, "
          "echo 1 > /sys/class/pci_bus/DDDD:BB/rescan, echo BDF > /sys/bus/pci/drivers/DRIVER/bind|unbind, "
-         "echo 0|1 > /sys/bus/pci/slots/N/power, cat /sys/bus/pci/devices/BDF/sriov_numvfs, "
-         "modprobe [-r] DRIVER, hotplug surprise-removal|insertion|button PORT, aer fatal|nonfatal BDF, "
+         "echo 0|1 > /sys/bus/pci/slots/N/power, "
+         "cat /sys/bus/pci/devices/BDF/sriov_numvfs|sriov_vf_total_msix, modprobe [-r] DRIVER, "
+         "hotplug surprise-removal|insertion|button PORT, aer fatal|nonfatal BDF, "
          "dpc PORT, eeh BDF, vfio open|close|reset|hot-reset BDF")
 
 _BDF_RE = re.compile(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[01][0-9a-fA-F]\.[0-7]")
@@ -206,10 +210,11 @@ def _modprobe(args):
 
 def _cat(args, ctx):
     m = re.fullmatch(r"/sys/bus/pci/devices/([^/]+)/([^/]+)", args[0]) if len(args) == 1 else None
-    if m is None or m.group(2) != "sriov_numvfs":
-        raise OpLineError("the only file the model reads is /sys/bus/pci/devices/BDF/sriov_numvfs")
-    bdf = _dev_attr(m.group(1), "sriov_numvfs", ctx)
-    return "dev_attr_read", (bdf, "sriov_numvfs")
+    if m is None or m.group(2) not in READ_ATTRS:
+        raise OpLineError("the only file the model reads is a PF's /sys/bus/pci/devices/BDF/"
+                          + " or .../".join(READ_ATTRS))
+    bdf = _dev_attr(m.group(1), m.group(2), ctx)
+    return "dev_attr_read", (bdf, m.group(2))
 
 
 def _echo(s, ctx):
@@ -263,7 +268,11 @@ def _dev_attr(text, attr, ctx):
         pf, i = ctx.vfs[bdf]
         raise OpLineError(f"{bdf} is VF {i} of {pf} and VFs have no {attr} attribute "
                           f"(their PF's sriov_numvfs adds and removes them)")
-    if attr.startswith("sriov_") and (spec is None or not spec.total_vfs):
+    if attr == "sriov_vf_msix_count":
+        if spec is not None:
+            raise OpLineError(f"{bdf} has no {attr} attribute: only VFs have it (write it on a VF of an "
+                              "SR-IOV PF)")
+    elif attr.startswith("sriov_") and (spec is None or not spec.total_vfs):
         raise OpLineError(f"{bdf} has no {attr} attribute: it is not an SR-IOV PF (no sriov table)")
     if attr == "reset_subordinate" and (spec is None or not spec.is_bridge):
         raise OpLineError(f"{bdf} has no reset_subordinate attribute: only ports and bridges have it")
@@ -272,6 +281,8 @@ def _dev_attr(text, attr, ctx):
 
 def _dev_write(text, attr, value, ctx):
     bdf = _dev_attr(text, attr, ctx)
+    if attr in READ_ONLY_ATTRS:
+        raise OpLineError(f"{attr} is read-only; read it with cat")
     if attr == "reset_method":
         for w in value.split():
             if w not in RESET_METHOD_WORDS:

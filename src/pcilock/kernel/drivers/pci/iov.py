@@ -13,7 +13,7 @@ from __future__ import annotations
 from pcilock._engine_imports import note, read, write
 from pcilock.kernel._model import K, W, mirrors
 
-EINVAL, ERANGE, ENOENT, EBUSY, ENOSYS = -22, -34, -2, -16, -38
+EINVAL, ERANGE, ENOENT, EBUSY, ENOSYS, EOPNOTSUPP = -22, -34, -2, -16, -38, -95
 
 
 def _u16(buf):
@@ -34,6 +34,43 @@ def pci_iov_virtfn_devfn(dev, vf_id):
 def pci_iov_virtfn_bus(dev, vf_id):
     rid = dev.devfn + dev.sriov.offset + dev.sriov.stride * vf_id
     return dev.bus.number + (rid >> 8)
+
+
+@mirrors("drivers/pci/iov.c", note="CONFIG_PCI_MSI; the PF's device lock around the driver callback",
+         v61=205, v612=204, v72=230)
+def sriov_vf_total_msix_show(dev):
+    vf_total_msix = 0
+    yield from K.device_lock(dev)
+    drv = yield read(dev, "pci_driver")
+    if drv is not None and drv.sriov_get_vf_total_msix is not None:
+        vf_total_msix = yield from drv.sriov_get_vf_total_msix(dev)
+    yield from K.device_unlock(dev)
+    return vf_total_msix
+
+
+@mirrors("drivers/pci/iov.c", note="CONFIG_PCI_MSI; on every VF: device_lock(PF), and only then the check "
+         "that the PF driver has sriov_set_msix_vec_count; then device_lock(VF)", v61=223, v612=222, v72=248)
+def sriov_vf_msix_count_store(vf_dev, buf):
+    pdev = vf_dev.physfn  # pci_physfn
+    try:
+        val = int(buf.strip(), 0)  # kstrtoint
+    except ValueError:
+        return EINVAL
+    if val < 0:
+        return EINVAL
+    yield from K.device_lock(pdev)
+    drv = yield read(pdev, "pci_driver")
+    if drv is None or drv.sriov_set_msix_vec_count is None:
+        ret = EOPNOTSUPP
+    else:
+        yield from K.device_lock(vf_dev)
+        if (yield read(vf_dev, "pci_driver")) is not None:
+            ret = EBUSY  # a bound VF driver sized itself for the current count
+        else:
+            ret = yield from drv.sriov_set_msix_vec_count(vf_dev, val)
+        yield from K.device_unlock(vf_dev)
+    yield from K.device_unlock(pdev)
+    return ret if ret else len(buf)
 
 
 @mirrors("drivers/pci/iov.c", v61=394, v612=393, v72=441)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from pcilock._engine_imports import (
     Shared,
+    check,
     down_read,
     lock,
     note,
@@ -219,24 +220,33 @@ def pci_parent_bus_reset(dev, probe):
     return (yield from K.pci_bridge_secondary_bus_reset(bus.self))
 
 
-@mirrors("drivers/pci/pci.c", note="try_module_get(NULL owner) always succeeds", v61=5118, v612=4947,
-         v72=4903)
+@mirrors("drivers/pci/pci.c", note="hotplug->owner (try_module_get) and hotplug->ops read without a lock",
+         v61=5118, v612=4947, v72=4903)
 def pci_reset_hotplug_slot(hotplug, probe):
     rc = ENOTTY
-    if hotplug is None:
+    # hotplug->owner, hotplug->ops: plain attributes of struct hotplug_slot in the model (pci_hotplug.h
+    # has no shared field for them), so a hotplug_slot freed by pciehp's unbind is reported at its
+    # controller's reset_lock in pciehp_reset_slot, not here
+    if hotplug is None or not (yield from K.try_module_get(hotplug.owner)):
         return rc
     if hotplug.ops.get("reset_slot"):
         rc = yield from getattr(K, hotplug.ops["reset_slot"])(hotplug, probe)
+    yield from K.module_put(hotplug.owner)
     return rc
 
 
-@mirrors("drivers/pci/pci.c", note="dev->slot and slot->hotplug read without a lock", v61=5133, v612=4962,
-         v72=4918)
+@mirrors("drivers/pci/pci.c", note="dev->slot loaded for the NULL check and again for ->hotplug, without a "
+         "lock (a NULL the second time is a NULL-pointer dereference)", v61=5133, v612=4962, v72=4918)
 def pci_dev_reset_slot_function(dev, probe):
     if (yield read(dev, "subordinate")) is not None:
         return ENOTTY
+    if (yield read(dev, "slot")) is None:
+        return ENOTTY
+    # dev_flags & PCI_DEV_FLAGS_NO_BUS_RESET, dev->multifunction: never set in the model
     slot = yield read(dev, "slot")
     if slot is None:
+        yield check(False, f"BUG: NULL pointer dereference: {dev.bdf} dev->slot->hotplug "
+                    "(pci_dev_reset_slot_function)", kind="uaf", fatal=True)
         return ENOTTY
     hotplug = yield read(slot, "hotplug")
     return (yield from K.pci_reset_hotplug_slot(hotplug, probe))
@@ -816,20 +826,18 @@ def pci_try_reset_bridge(bridge):
     return (yield from K.pci_reset_bridge(bridge, True))
 
 
-@mirrors("drivers/pci/pci.c", note="slot reset if the slot probes, else bus reset (both trylock)",
-         v61=5939, v612=5864)
+@mirrors("drivers/pci/pci.c", note="slot reset if the slot probes, else bus reset (both trylock); "
+         "pdev->slot loaded twice (probe, then reset)", v61=5939, v612=5864)
 def pci_reset_bus(pdev):
-    slot = yield read(pdev, "slot")
-    if not (yield from K.pci_probe_reset_slot(slot)):
-        return (yield from K.__pci_reset_slot(slot))
+    if not (yield from K.pci_probe_reset_slot((yield read(pdev, "slot")))):
+        return (yield from K.__pci_reset_slot((yield read(pdev, "slot"))))
     return (yield from K.__pci_reset_bus(pdev.bus))
 
 
-@mirrors("drivers/pci/pci.c", v72=5735)
+@mirrors("drivers/pci/pci.c", note="pdev->slot loaded twice (probe, then reset)", v72=5735)
 def pci_reset_bus(pdev):  # noqa: F811
-    slot = yield read(pdev, "slot")
-    if not (yield from K.pci_probe_reset_slot(slot)):
-        return (yield from K.pci_try_reset_slot(slot))
+    if not (yield from K.pci_probe_reset_slot((yield read(pdev, "slot")))):
+        return (yield from K.pci_try_reset_slot((yield read(pdev, "slot"))))
     return (yield from K.pci_try_reset_bus(pdev.bus))
 
 

@@ -111,12 +111,14 @@ class PciDriver(DeviceDriver):
     """``struct pci_driver``: callbacks are model generator functions or None."""
 
     def __init__(self, name, probe=None, remove=None, sriov_configure=None, async_probe=False,
-                 ids=None, boot=None, **kw):
+                 ids=None, boot=None, sriov_set_msix_vec_count=None, sriov_get_vf_total_msix=None, **kw):
         super().__init__(name, **kw)
         self.boot = boot  # sets up driver state of a device bound at boot (no model events)
         self.probe = probe
         self.remove = remove
         self.sriov_configure = sriov_configure
+        self.sriov_set_msix_vec_count = sriov_set_msix_vec_count  # (vf, count) -> int
+        self.sriov_get_vf_total_msix = sriov_get_vf_total_msix  # (pf) -> int
         self.async_probe = async_probe  # PROBE_PREFER_ASYNCHRONOUS
         self.ids = ids  # predicate (pci_dev) -> bool: pci_match_device
         self.options = {}

@@ -4,8 +4,10 @@ PF and VF driver.  ``probe_one`` initialises the device under its devlink lock
 and does not enable SR-IOV; ``remove_one`` disables SR-IOV first
 (``mlx5_sriov_disable`` → ``pci_disable_sriov``), which is the path of the
 2025 recursive-lock report (2fa119c0e5e5) and of seed 000; ``sriov_configure``
-is ``mlx5_core_sriov_configure``.  Firmware, health and auxiliary devices are
-not modelled (they take no lock of the PCI core).
+is ``mlx5_core_sriov_configure``; ``sriov_set_msix_vec_count`` and
+``sriov_get_vf_total_msix`` (behind the VF MSI-X sysfs files) take no lock.
+Firmware, health and auxiliary devices are not modelled (they take no lock of
+the PCI core).
 
 Error handlers (``mlx5_err_handler``, same in v6.1/v6.12/v7.2):
 ``mlx5_pci_err_detected`` unloads the device (``mlx5_unload_one``: devlink
@@ -78,7 +80,9 @@ def sriov_configure(pdev, num_vfs):
 def make_driver():
     drv = PciDriver(NAME, probe=lambda d: K.probe_one(d), remove=lambda d: K.remove_one(d),
                     sriov_configure=sriov_configure, ids=lambda d: d.spec.driver == NAME or
-                    (d.is_virtfn and d.physfn.spec.vf_driver == NAME), boot=_devlink)
+                    (d.is_virtfn and d.physfn.spec.vf_driver == NAME), boot=_devlink,
+                    sriov_set_msix_vec_count=lambda vf, n: K.mlx5_core_sriov_set_msix_vec_count(vf, n),
+                    sriov_get_vf_total_msix=lambda pf: K.mlx5_sriov_get_vf_total_msix(pf))
     drv.err_handler = {"error_detected": lambda d, s: K.mlx5_pci_err_detected(d, s),
                        "slot_reset": lambda d: K.mlx5_pci_slot_reset(d),
                        "resume": lambda d: K.mlx5_pci_resume(d)}
