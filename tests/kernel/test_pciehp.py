@@ -247,3 +247,55 @@ def test_vfio_dev_set_of_its_own_on_root_bus_and_for_vfs(tmp_path):
         own = {bdf: (f"vdev {bdf}", 1) for bdf in bdfs}
         for s in sets:
             assert s == own, (regime, s)
+
+
+# -- H7/H9: one hard handler per line at a time (handle_edge_irq); the IRQ thread's
+#    synchronize_hardirq waits for it ------------------------------------------------------------
+
+def test_hard_handlers_of_one_line_never_overlap(tmp_path, monkeypatch):
+    from pcilock.kernel import _model
+
+    load_all()
+    seen = {"isr": 0, "max_isr": 0, "isr_after_sync": 0, "syncs": 0}
+
+    def wrapped(name, before, after):
+        variants = []
+        for cit, fn in _model.REGISTRY[name]:
+            def w(*a, _fn=fn, **k):
+                before()
+                ret = yield from _fn(*a, **k)
+                after()
+                return ret
+            variants.append((cit, w))
+        monkeypatch.setitem(_model.REGISTRY, name, variants)
+
+    def isr_in():
+        seen["isr"] += 1
+        seen["max_isr"] = max(seen["max_isr"], seen["isr"])
+
+    def isr_out():
+        seen["isr"] -= 1
+
+    def sync_out():
+        seen["syncs"] += 1
+        seen["isr_after_sync"] = max(seen["isr_after_sync"], seen["isr"])
+
+    wrapped("pciehp_isr", isr_in, isr_out)
+    wrapped("synchronize_hardirq", lambda: None, sync_out)
+    # the pull's MSI, then the insertion's while the first pciehp_isr may still run
+    sc = scenario(tmp_path, HP_PORT + """
+    [[thread]]
+    name = "hw"
+    run = ["hotplug surprise-removal 0000:00:1c.0", "hotplug insertion 0000:00:1c.0"]
+    """)
+    prog = make_program(sc, parse_regime("v6.12"))
+    setup = prog.setup_fn
+
+    def fresh_setup():
+        seen["isr"] = 0  # a handler cut off at the end of an execution never returns
+        return setup()
+
+    prog.setup_fn = fresh_setup
+    res = explore(prog, "dpor", budget=Budget(seconds=240), races=False)
+    assert res.verdict == "ok" and res.exhaustive
+    assert seen["syncs"] and seen["max_isr"] == 1 and seen["isr_after_sync"] == 0, seen

@@ -28,11 +28,22 @@ the race detector sees what the real thread orders.
 
 Hardware interrupts.  :func:`raise_irq` (not a kernel function: it is the
 device asserting its MSI) starts a model thread ``hardirq/<name>`` that plays
-the CPU taking the interrupt: ``handle_irq_event`` → the primary handler (for
-pciehp: ``pciehp_isr``, which takes no sleeping lock) → on IRQ_WAKE_THREAD
+the CPU taking the interrupt: ``handle_edge_irq`` (MSI) takes ``desc->lock``
+(a raw spinlock, modelled as a mutex whose holder never sleeps: it orders the
+handler after ``request_threaded_irq``, which publishes the action under the
+same lock), and if a handler of the line is already in progress on another
+CPU only marks the interrupt pending (IRQS_PENDING) and returns: the CPU in
+progress runs ``handle_irq_event`` again, so the primary handler of a line
+never runs twice at once.  ``handle_irq_event`` runs the primary handler (for
+pciehp: ``pciehp_isr``, which takes no sleeping lock) and on IRQ_WAKE_THREAD
 ``__irq_wake_thread``; if that claims the thread slot the same model thread
-goes on as the IRQ thread.  An interrupt raised after ``__free_irq`` unlinked
-the action runs no handler.
+goes on as the IRQ thread once its edge loop is over (the kernel's kthread
+would start on another CPU at once, but every IRQ thread of the model begins
+with ``synchronize_hardirq``, waiting for that loop anyway, and does nothing
+shared before it except pciehp's ``ist_running = true``, which a waiter only
+reads once the events this loop hands over are consumed).  An interrupt
+raised after ``__free_irq`` unlinked the action runs no handler.
+``synchronize_hardirq`` waits (a ``join``) for the hard handler in progress.
 
 ``free_irq`` unlinks the action, then waits (a ``join``, so the wait is an
 edge of the wait-for graph) for every hard handler in progress at that moment
@@ -45,7 +56,10 @@ INTx lines are not).
 
 Not modelled: ``IRQF_ONESHOT`` masking, ``disable_irq``/``enable_irq`` and the
 pciehp RERUN_ISR path (ports are never runtime suspended in the model),
-forced threading, secondary threads, affinity.
+forced threading, secondary threads, affinity, ``desc->request_mutex`` (taken
+by request and free only), ``desc->lock`` in ``irq_wake_thread`` and
+``__free_irq`` (the atomic ``st`` steps are their critical sections; no
+ordering the model needs comes from them).
 """
 
 from __future__ import annotations
@@ -54,16 +68,19 @@ from dataclasses import dataclass, replace
 
 from pcilock._engine_imports import (
     Completion,
+    Mutex,
     Shared,
     complete,
     complete_all,
     current,
     join,
+    lock,
     note,
     read,
     rmw,
     spawn,
     try_wait_for_completion,
+    unlock,
     wait_for_completion,
 )
 from pcilock.kernel._model import K, mirrors
@@ -76,7 +93,8 @@ class IrqState:
     linked: bool = True  # the action is on desc->action (between request_threaded_irq and __free_irq)
     runthread: bool = False  # IRQTF_RUNTHREAD
     thread: object = None  # the model thread currently being the IRQ thread, or None
-    inprogress: tuple = ()  # model threads running the primary handler (IRQD_IRQ_INPROGRESS)
+    inprogress: tuple = ()  # the model thread running the primary handler (IRQD_IRQ_INPROGRESS): 0 or 1
+    pending: bool = False  # IRQS_PENDING: an interrupt came while the handler was in progress
 
 
 class IrqAction(Shared):
@@ -99,12 +117,18 @@ class IrqAction(Shared):
 
 
 class IrqDesc:
-    """``struct irq_desc`` of one (MSI) vector: its number and its action."""
+    """``struct irq_desc`` of one (MSI) vector: its number, ``desc->lock`` and its action.
+
+    ``action`` is written (``request_threaded_irq``) and read (``handle_edge_irq``) under
+    ``lock``; model code outside this module reads it only to test whether a driver set up the
+    line (``hw.irq.action is not None``) or at boot.
+    """
 
     def __init__(self, irq, name):
         self.irq = irq
         self.name = name
         self.action = None
+        self.lock = Mutex(f"&desc->lock {name}", "irq_desc_lock_class")
 
 
 def new_irq_desc(attrs, name):
@@ -119,14 +143,34 @@ def _claim(me):
     """The decision of __irq_wake_thread, atomically; *me* may become the IRQ thread."""
 
     def f(s):
-        inprog = tuple(t for t in s.inprogress if t is not me)
         if not s.linked and me not in s.inprogress:
             return s
         if s.runthread:
-            return replace(s, inprogress=inprog)
+            return s
         if s.thread is None:
-            return replace(s, inprogress=inprog, runthread=True, thread=me)
-        return replace(s, inprogress=inprog, runthread=True)
+            return replace(s, runthread=True, thread=me)
+        return replace(s, runthread=True)
+
+    return f
+
+
+def _edge_start(me):
+    # irq_can_handle: a handler in progress or no action: IRQS_PENDING, nothing runs here
+    def f(s):
+        if not s.linked or s.inprogress:
+            return replace(s, pending=True)
+        return replace(s, inprogress=(me,), pending=False)
+
+    return f
+
+
+def _edge_again(me):
+    # the loop condition of handle_edge_irq: IRQS_PENDING (and the action still there) runs the
+    # handler again (handle_irq_event clears PENDING); otherwise IRQD_IRQ_INPROGRESS is cleared
+    def f(s):
+        if s.pending and s.linked:
+            return replace(s, pending=False)
+        return replace(s, inprogress=tuple(t for t in s.inprogress if t is not me))
 
     return f
 
@@ -148,25 +192,45 @@ def __irq_wake_thread(desc, action):
 
 
 @mirrors("kernel/irq/handle.c", note="handle_irq_event -> __handle_irq_event_percpu: run the primary "
-         "handler of the (single) action, wake its thread on IRQ_WAKE_THREAD",
-         v61=202, v612=202, v72=255)
+         "handler of the (single) action, wake its thread on IRQ_WAKE_THREAD; INPROGRESS is set and "
+         "cleared by handle_edge_irq's steps", v61=202, v612=202, v72=255)
 def handle_irq_event(desc):
     action = desc.action
-    me = yield current()
-    old = yield rmw(action, "st", lambda s: replace(s, inprogress=s.inprogress + (me,)) if s.linked else s)
-    if not old.linked:
-        yield note(f"irq {desc.irq}: no action (freed)")
-        return False
     res = yield from getattr(K, action.handler)(desc.irq, action.dev_id)
     if res == IRQ_WAKE_THREAD:
         return (yield from K.__irq_wake_thread(desc, action))
-    yield rmw(action, "st", lambda s: replace(s, inprogress=tuple(t for t in s.inprogress if t is not me)))
     return False
+
+
+@mirrors("kernel/irq/chip.c", note="MSI flow handler: under desc->lock, a handler in progress (or no "
+         "action) only marks the interrupt pending; else handle_irq_event until no interrupt is pending",
+         v61=775, v612=787, v72=827)
+def handle_edge_irq(desc):
+    me = yield current()
+    yield lock(desc.lock)
+    action = desc.action
+    if action is None:
+        yield unlock(desc.lock)
+        yield note(f"irq {desc.irq}: no action")
+        return False
+    old = yield rmw(action, "st", _edge_start(me))
+    yield unlock(desc.lock)
+    if not old.linked:
+        yield note(f"irq {desc.irq}: no action (freed)")
+        return False
+    if old.inprogress:
+        return False  # the CPU handling it runs the handler again
+    became = False
+    while True:
+        became = (yield from K.handle_irq_event(desc)) or became
+        old = yield rmw(action, "st", _edge_again(me))
+        if not (old.pending and old.linked):
+            return became
 
 
 def _hardirq(desc):
     """Model thread: a CPU taking the interrupt, then possibly being the IRQ thread."""
-    became = yield from K.handle_irq_event(desc)
+    became = yield from K.handle_edge_irq(desc)
     if became:
         yield from K.irq_thread(desc.action)
 
@@ -174,6 +238,19 @@ def _hardirq(desc):
 def raise_irq(desc):
     """The device signals its interrupt (not a kernel function): start the hard-IRQ model thread."""
     return spawn(_hardirq, desc, name=f"hardirq/{desc.name}")
+
+
+@mirrors("kernel/irq/manage.c", note="wait while a hard handler of the line is in progress (a join of the "
+         "model thread running it); it cannot become the IRQ thread: the caller is that thread",
+         v61=98, v612=99, v72=105)
+def synchronize_hardirq(desc):
+    action = desc.action
+    if action is None:
+        return True
+    st = yield read(action, "st", marked=True)
+    for t in st.inprogress:
+        yield join(t)
+    return True
 
 
 @mirrors("kernel/irq/manage.c", note="irq_thread + irq_wait_for_interrupt: run the handler while "
@@ -224,10 +301,13 @@ def irq_wake_thread(desc, dev_id):
 
 @mirrors("kernel/irq/manage.c", v61=2138, v612=2161, v72=2123)
 def request_threaded_irq(desc, handler, thread_fn, name, dev_id):
-    # __setup_irq: allocate the action, create the kthread (lazily in the model), link it
-    desc.action = IrqAction(name, handler, thread_fn, dev_id)
+    # __setup_irq: allocate the action, create the kthread (lazily in the model), link it under
+    # desc->lock (request_mutex and chip_bus_lock: not modelled)
+    action = IrqAction(name, handler, thread_fn, dev_id)
+    yield lock(desc.lock)
+    desc.action = action
+    yield unlock(desc.lock)
     return 0
-    yield
 
 
 @mirrors("kernel/irq/manage.c", note="unlink, then v6.1 __synchronize_hardirq + kthread_stop / "

@@ -135,7 +135,7 @@ def pciehp_device_replaced(ctrl):
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=562, v612=565)
 def pciehp_ignore_dpc_link_change(ctrl, pdev, irq):
-    # synchronize_hardirq(irq)
+    yield from K.synchronize_hardirq(irq)
     yield rmw(ctrl, "pending_events", lambda v: v & ~SLTSTA_DLLSC)
     yield down_read(ctrl.reset_lock, ctrl.depth)
     if not (yield from K.pciehp_check_link_active(ctrl)):
@@ -145,7 +145,7 @@ def pciehp_ignore_dpc_link_change(ctrl, pdev, irq):
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v72=596)
 def pciehp_ignore_link_change(ctrl, pdev, irq, ignored_events):
-    # synchronize_hardirq(irq)
+    yield from K.synchronize_hardirq(irq)
     yield rmw(ctrl, "pending_events", lambda v: v & ~ignored_events)
     yield down_read(ctrl.reset_lock, ctrl.depth)
     if not (yield from K.pciehp_check_link_active(ctrl)) or (yield from K.pciehp_device_replaced(ctrl)):
@@ -185,7 +185,8 @@ def _ist_head(ctrl):
     me = yield current()
     if me not in gen.providers:
         gen.providers.append(me)
-    # pci_config_pm_runtime_get(pdev); RERUN_ISR; synchronize_hardirq(irq)
+    # pci_config_pm_runtime_get(pdev); RERUN_ISR (ports are never runtime suspended)
+    yield from K.synchronize_hardirq(ctrl.hw.irq)
     events = yield rmw(ctrl, "pending_events", lambda v: 0)
     return events
 
