@@ -299,3 +299,44 @@ def test_hard_handlers_of_one_line_never_overlap(tmp_path, monkeypatch):
     res = explore(prog, "dpor", budget=Budget(seconds=240), races=False)
     assert res.verdict == "ok" and res.exhaustive
     assert seen["syncs"] and seen["max_isr"] == 1 and seen["isr_after_sync"] == 0, seen
+
+
+# -- catalogue item 4: the config space is shared state: a scan and a hotplug event are dependent --
+
+DOCK_ABSENT = """
+[[device]]
+bdf = "0000:00:1c.0"
+type = "root-port"
+hotplug = true
+slot = 1
+
+[[device]]
+bdf = "0000:01:00.0"
+parent = "0000:00:1c.0"
+type = "upstream-port"
+present = false
+
+[[device]]
+bdf = "0000:02:00.0"
+parent = "0000:01:00.0"
+type = "downstream-port"
+hotplug = true
+slot = 2
+present = false
+"""
+
+
+def test_insertion_then_pull_lets_the_irq_thread_see_the_card(tmp_path):
+    # The user pulls the dock some time after plugging it: the IRQ thread's pci_scan_slot may
+    # read the config space before the pull (it enumerates the switch) or after it (nothing).
+    # The pull's config-space change used to be invisible to the exploration: never enumerated.
+    sc = scenario(tmp_path, DOCK_ABSENT + """
+    [[thread]]
+    name = "hw"
+    run = ["hotplug insertion 0000:00:1c.0", "hotplug surprise-removal 0000:00:1c.0"]
+    """)
+    found = set()
+    res = check(sc, "v6.12", observe=lambda w: found.add(tuple(sorted(w.attrs["devices"]))))
+    assert res.verdict == "ok" and res.exhaustive
+    assert ("0000:00:1c.0",) in found  # the pull came before the scan
+    assert ("0000:00:1c.0", "0000:01:00.0", "0000:02:00.0") in found  # the scan saw the card

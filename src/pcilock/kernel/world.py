@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pcilock._engine_imports import Mutex, Shared
+from pcilock._engine_imports import Mutex, Shared, read
 from pcilock.kernel.fs_nodes import make_nodes
 from pcilock.kernel.include.linux.module import boot_loaded
 from pcilock.kernel.include.linux.pci import (
@@ -86,6 +86,26 @@ class Topology:
         return bdf_of(pf.domain, pf.bus + (rid >> 8), rid & 0xFF)
 
 
+class ConfigSpace(Shared):
+    """The hardware of one bus: which functions answer config reads (``W.hw``).
+
+    Hotplug events change ``fns`` (:mod:`pcilock.kernel.drivers.pci.hotplug.hw_events`) and
+    scans read it (:meth:`World.read_hw_devfns`, :meth:`World.read_scan_device`), each access a
+    marked step (a config access is not a data race), so a scan and a pull or an insertion on
+    the same bus are dependent: both orders are explored.
+    """
+
+    _shared_ = {"fns": ()}  # ((devfn, DeviceSpec), ...) in devfn order
+
+    def __init__(self, domain, number, **kw):
+        super().__init__(**kw)
+        self.domain = domain
+        self.number = number
+
+    def describe(self):
+        return f"config space {self.domain:04x}:{self.number:02x}"
+
+
 class PciBusType(Shared):
     """``pci_bus_type``'s driver-core state: the device klist, the registered
     drivers, and ``drivers_autoprobe``."""
@@ -110,8 +130,10 @@ class World:
             pci_bus_type=PciBusType(), async_threads=[], root_buses=[], buses={}, devices={},
             pci_drivers={}, hw={}, slots={}, hotplug_ctrls={}, vfio={}, world=self,
             kernfs_create_files=self.kernfs_create_files, hw_devfns=self.hw_devfns,
-            pci_scan_device=self.pci_scan_device, pci_alloc_child_bus=self.pci_alloc_child_bus,
-            pci_alloc_vf=self.pci_alloc_vf, find_bus=self.find_bus, topology=topo, version=version,
+            config_space=self.config_space, read_hw_devfns=self.read_hw_devfns,
+            read_scan_device=self.read_scan_device, pci_scan_device=self.pci_scan_device,
+            pci_alloc_child_bus=self.pci_alloc_child_bus, pci_alloc_vf=self.pci_alloc_vf,
+            find_bus=self.find_bus, topology=topo, version=version,
             module_mutex=Mutex("module_mutex"),
         )
         self.driver_factories = drivers
@@ -164,11 +186,36 @@ class World:
     def find_bus(self, domain, number):
         return self.attrs["buses"].get(f"{domain:04x}:{number:02x}")
 
+    def config_space(self, domain, number):
+        """The :class:`ConfigSpace` of bus *domain*:*number* (one per bus, made at build time;
+        a bus of the model that no device of the topology sits on gets an empty one)."""
+        cs = self.attrs["hw"].get((domain, number))
+        if cs is None:
+            cs = self.attrs["hw"][(domain, number)] = ConfigSpace(domain, number)
+        return cs
+
     def hw_devfns(self, bus):
-        return sorted(self.attrs["hw"].get((bus.domain, bus.number), {}))
+        """The functions answering on *bus* now, without a model step (for callers that cannot
+        race with a hotplug event; scans use :meth:`read_hw_devfns`)."""
+        return [d for d, _ in self.config_space(bus.domain, bus.number).peek("fns")]
+
+    def read_hw_devfns(self, bus):
+        """The functions answering on *bus*: one marked read of its config space."""
+        fns = yield read(self.config_space(bus.domain, bus.number), "fns", marked=True)
+        return [d for d, _ in fns]
+
+    def read_scan_device(self, bus, devfn):
+        """pci_bus_read_dev_vendor_id (a marked read of the config space), then pci_alloc_dev:
+        the new ``pci_dev``, or None when no function answers at *devfn*."""
+        fns = yield read(self.config_space(bus.domain, bus.number), "fns", marked=True)
+        spec = dict(fns).get(devfn)
+        if spec is None:
+            return None
+        return self.new_dev(spec, bus)
 
     def pci_scan_device(self, bus, devfn):
-        spec = self.attrs["hw"].get((bus.domain, bus.number), {}).get(devfn)
+        """Like :meth:`read_scan_device` without a model step."""
+        spec = dict(self.config_space(bus.domain, bus.number).peek("fns")).get(devfn)
         if spec is None:
             return None
         return self.new_dev(spec, bus)
@@ -216,8 +263,9 @@ class World:
         a["pci_bus_type"].poke("drivers", tuple(d for n, d in a["pci_drivers"].items() if n in boot))
         roots = {}
         for spec in topo.devices:
+            cs = self.config_space(spec.domain, spec.bus)
             if spec.present:
-                a["hw"].setdefault((spec.domain, spec.bus), {})[spec.devfn] = spec
+                cs.poke("fns", tuple(sorted(cs.peek("fns") + ((spec.devfn, spec),), key=lambda f: f[0])))
         for spec in topo.devices:
             key = (spec.domain, spec.bus)
             if spec.parent is None and key not in roots:

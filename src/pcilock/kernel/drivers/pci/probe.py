@@ -1,9 +1,10 @@
 """drivers/pci/probe.c: the rescan/remove lock, scanning and adding devices.
 
 Scanning reads the modelled hardware (``W.hw``: which functions answer config
-reads on which bus), so a rescan finds exactly the devices that are present
-and not yet on ``bus->devices``.  Resource assignment is not modelled (it takes
-no lock of the model).
+reads on which bus; one marked read per listing and per vendor-ID read, so a
+scan and a hotplug event on the bus are dependent), so a rescan finds exactly
+the devices that are present and not yet on ``bus->devices``.  Resource
+assignment is not modelled (it takes no lock of the model).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def pci_rescan_bus_bridge_resize(bridge):
          v61=3062, v612=3093, v72=3205)
 def pci_scan_child_bus(bus):
     n = 0
-    for devfn in W.hw_devfns(bus):
+    for devfn in (yield from W.read_hw_devfns(bus)):
         if (yield from K.pci_scan_single_device(bus, devfn)) is not None:
             n += 1
     for dev in (yield read(bus, "devices")):
@@ -76,7 +77,7 @@ def pci_scan_single_device(bus, devfn):
 @mirrors("drivers/pci/probe.c", note="config reads find the function (or not); pci_alloc_dev; "
          "pci_setup_device", v61=2474, v612=2500, v72=2597)
 def pci_scan_device(bus, devfn):
-    dev = W.pci_scan_device(bus, devfn)  # pci_bus_read_dev_vendor_id, pci_alloc_dev
+    dev = yield from W.read_scan_device(bus, devfn)  # pci_bus_read_dev_vendor_id, pci_alloc_dev
     if dev is None:
         return None
     yield from K.pci_setup_device(dev)
@@ -127,7 +128,7 @@ def pci_add_new_bus(parent, dev, busnr):
          "(next_fn without ARI); counts devices not yet added", v61=2722, v612=2753, v72=2866)
 def pci_scan_slot(bus, devfn):
     nr = 0
-    for fn_devfn in [d for d in W.hw_devfns(bus) if (d >> 3) == (devfn >> 3)]:
+    for fn_devfn in [d for d in (yield from W.read_hw_devfns(bus)) if (d >> 3) == (devfn >> 3)]:
         dev = yield from K.pci_scan_single_device(bus, fn_devfn)
         if dev is None:
             if fn_devfn == devfn:

@@ -1,8 +1,11 @@
 """The scenario lines that act on a hotplug slot: the hardware and the slot's ``power`` file.
 
 Not a kernel file.  ``hotplug surprise-removal PORT``: the card is pulled:
-every function below PORT stops answering config reads (``W.hw`` loses
-them; hotplug ports on the card are marked gone), Presence Detect State and
+every function below PORT stops answering config reads (their buses'
+config space, ``W.hw``, loses them: a step on each bus's
+:class:`~pcilock.kernel.world.ConfigSpace`, so the IRQ thread's scan and a
+later event on the same slot are explored in both orders; hotplug ports on
+the card are marked gone), Presence Detect State and
 Data Link Layer Link Active drop, the port latches PDC and DLLSC and, if
 those events are enabled, sends its MSI: the hard IRQ and then pciehp's IRQ
 thread run in model threads of their own
@@ -47,9 +50,39 @@ def _below(port_bdf):
     return out
 
 
+def _by_bus(specs):
+    """*specs* grouped by bus, in topology order: [((domain, bus), [spec, ...]), ...]."""
+    out = []
+    for spec in specs:
+        key = (spec.domain, spec.bus)
+        for k, group in out:
+            if k == key:
+                group.append(spec)
+                break
+        else:
+            out.append((key, [spec]))
+    return out
+
+
+def _remove_fns(specs):
+    gone = {s.devfn for s in specs}
+    return lambda fns: tuple(f for f in fns if f[0] not in gone)
+
+
+def _add_fns(specs):
+    def f(fns):
+        devfns = {d for d, _ in fns}
+        added = tuple((s.devfn, s) for s in specs if s.devfn not in devfns)
+        return tuple(sorted(fns + added, key=lambda x: x[0]))
+
+    return f
+
+
 def _surprise_removal(port, hw):
-    for spec in _below(port.bdf):
-        W.hw.get((spec.domain, spec.bus), {}).pop(spec.devfn, None)
+    below = _below(port.bdf)
+    for (domain, bus), specs in _by_bus(below):
+        yield rmw(W.config_space(domain, bus), "fns", _remove_fns(specs))
+    for spec in below:
         dev = W.devices.get(spec.bdf)
         sub_hw = getattr(dev, "slot_hw", None) if dev is not None else None
         if sub_hw is not None:
@@ -58,8 +91,8 @@ def _surprise_removal(port, hw):
 
 
 def _insertion(port, hw):
-    for spec in _below(port.bdf):
-        W.hw.setdefault((spec.domain, spec.bus), {})[spec.devfn] = spec
+    for (domain, bus), specs in _by_bus(_below(port.bdf)):
+        yield rmw(W.config_space(domain, bus), "fns", _add_fns(specs))
     yield from hw_link_change(hw, True, True)
 
 
