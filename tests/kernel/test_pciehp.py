@@ -340,3 +340,64 @@ def test_insertion_then_pull_lets_the_irq_thread_see_the_card(tmp_path):
     assert res.verdict == "ok" and res.exhaustive
     assert ("0000:00:1c.0",) in found  # the pull came before the scan
     assert ("0000:00:1c.0", "0000:01:00.0", "0000:02:00.0") in found  # the scan saw the card
+
+
+# -- catalogue item 5 and H5: the registers of a hotplug port are hardware, found by address -------
+
+DOCK_WITH_DRIVE = DOCK_ABSENT + """
+[[device]]
+bdf = "0000:03:00.0"
+parent = "0000:02:00.0"
+present = false
+"""
+
+
+def _child_slot(ends):
+    from pcilock.kernel.drivers.pci.hotplug.pciehp import STATE_NAMES
+
+    def observe(world):
+        a = world.attrs
+        port = a["devices"].get("0000:02:00.0")
+        ctrl = None
+        for svc in getattr(port, "pcie_services", ()) if port is not None else ():
+            if svc.service_data is not None and hasattr(svc.service_data, "hotplug_slot"):
+                ctrl = svc.service_data
+        bus = port.peek("subordinate") if port is not None else None
+        drive = a["devices"].get("0000:03:00.0")
+        ends.add((STATE_NAMES[ctrl.peek("state")] if ctrl is not None else None,
+                  tuple(d.bdf for d in bus.peek("devices")) if bus is not None else None,
+                  drive.peek("error_state") if drive is not None else None))
+
+    return observe
+
+
+def test_dock_slot_enumerated_at_run_time_reads_the_slot_as_it_is(tmp_path):
+    # The drive arrives with the dock: when the parent's IRQ thread binds pciehp to the dock's
+    # downstream port, pcie_init/pciehp_check_presence read an occupied slot (the model read the
+    # scenario's start flags, present = false: the child's IRQ thread removed the drive again).
+    sc = scenario(tmp_path, DOCK_WITH_DRIVE + """
+    [[thread]]
+    name = "hw"
+    run = ["hotplug insertion 0000:00:1c.0"]
+    """)
+    for regime in BASES:
+        ends = set()
+        res = check(sc, regime, observe=_child_slot(ends))
+        assert res.verdict == "ok" and res.exhaustive, regime
+        assert ends == {("ON", ("0000:03:00.0",), "normal")}, (regime, ends)
+
+
+def test_pull_on_a_port_enumerated_at_run_time(tmp_path):
+    # The drive is pulled from the dock's slot after the dock was plugged: the pull acts on the
+    # hardware whether or not the kernel has enumerated the dock yet; the drive never stays.
+    sc = scenario(tmp_path, DOCK_WITH_DRIVE + """
+    [[thread]]
+    name = "hw"
+    run = ["hotplug insertion 0000:00:1c.0", "hotplug surprise-removal 0000:02:00.0"]
+    """)
+    ends = set()
+    res = check(sc, "v6.12", observe=_child_slot(ends))
+    assert res.verdict == "ok" and res.exhaustive
+    assert all(devs == () for _, devs, _ in ends), ends
+    assert ("OFF", (), None) in ends  # pulled before the scan of the dock's secondary bus
+    assert ("OFF", (), "perm_failure") in ends  # enumerated, then removed by the dock port's pciehp

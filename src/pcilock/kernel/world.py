@@ -266,6 +266,9 @@ class World:
             cs = self.config_space(spec.domain, spec.bus)
             if spec.present:
                 cs.poke("fns", tuple(sorted(cs.peek("fns") + ((spec.devfn, spec),), key=lambda f: f[0])))
+        from pcilock.kernel.drivers.pci.hotplug.pciehp import build_slot_hw
+
+        build_slot_hw(a, topo)  # the registers of every hotplug port of the topology (hardware)
         for spec in topo.devices:
             key = (spec.domain, spec.bus)
             if spec.parent is None and key not in roots:

@@ -1,18 +1,23 @@
 """The scenario lines that act on a hotplug slot: the hardware and the slot's ``power`` file.
 
 Not a kernel file.  ``hotplug surprise-removal PORT``: the card is pulled:
-every function below PORT stops answering config reads (their buses'
-config space, ``W.hw``, loses them: a step on each bus's
-:class:`~pcilock.kernel.world.ConfigSpace`, so the IRQ thread's scan and a
-later event on the same slot are explored in both orders; hotplug ports on
-the card are marked gone), Presence Detect State and
-Data Link Layer Link Active drop, the port latches PDC and DLLSC and, if
-those events are enabled, sends its MSI: the hard IRQ and then pciehp's IRQ
-thread run in model threads of their own
+every function below PORT stops answering config reads (their buses' config
+space, ``W.hw``, loses them; hotplug ports on the card no longer answer:
+``gone``), Presence Detect State and Data Link Layer Link Active drop, the
+port latches PDC and DLLSC and, if those events are enabled, sends its MSI:
+the hard IRQ and then pciehp's IRQ thread run in model threads of their own
 (:mod:`pcilock.kernel.kernel.irq.manage`); the scenario thread only plays
 the hardware.  ``hotplug insertion PORT``: the devices of the topology below
 PORT (those declared ``present = false`` and those pulled earlier) answer
-again, presence and link come up.  ``hotplug button PORT``: the Attention
+again; hotplug ports on the card come up with their registers reset
+(notifications disabled, no events latched, the slot occupied if the card
+has a function below it); then PORT's presence and link come up.  Every
+change of the config space is a step on the bus's
+:class:`~pcilock.kernel.world.ConfigSpace`, so the IRQ thread's scan and a
+later event on the same slot are explored in both orders.  The hardware is
+found by address (``W.slot_hw``), so PORT may be a port enumerated at run
+time, or not enumerated at all (its events are then latched, not signalled).
+``hotplug button PORT``: the Attention
 Button of a slot declared with ``attention_button = true`` is pressed: the
 port latches ABP and sends its MSI if ABPE is enabled; pciehp's IRQ thread
 then runs ``pciehp_handle_button_press``, which starts (or cancels) the
@@ -64,6 +69,17 @@ def _by_bus(specs):
     return out
 
 
+def _surprise_removal(port_bdf, hw):
+    below = _below(port_bdf)
+    for (domain, bus), specs in _by_bus(below):
+        yield rmw(W.config_space(domain, bus), "fns", _remove_fns(specs))
+    for spec in below:
+        sub_hw = W.slot_hw.get(spec.bdf)
+        if sub_hw is not None:
+            yield rmw(sub_hw, "gone", lambda _: True)
+    yield from hw_link_change(hw, False, False)
+
+
 def _remove_fns(specs):
     gone = {s.devfn for s in specs}
     return lambda fns: tuple(f for f in fns if f[0] not in gone)
@@ -78,36 +94,33 @@ def _add_fns(specs):
     return f
 
 
-def _surprise_removal(port, hw):
-    below = _below(port.bdf)
+def _insertion(port_bdf, hw):
+    below = _below(port_bdf)
     for (domain, bus), specs in _by_bus(below):
-        yield rmw(W.config_space(domain, bus), "fns", _remove_fns(specs))
-    for spec in below:
-        dev = W.devices.get(spec.bdf)
-        sub_hw = getattr(dev, "slot_hw", None) if dev is not None else None
-        if sub_hw is not None:
-            yield rmw(sub_hw, "gone", lambda _: True)
-    yield from hw_link_change(hw, False, False)
-
-
-def _insertion(port, hw):
-    for (domain, bus), specs in _by_bus(_below(port.bdf)):
         yield rmw(W.config_space(domain, bus), "fns", _add_fns(specs))
+    for spec in below:
+        sub_hw = W.slot_hw.get(spec.bdf)
+        if sub_hw is not None:  # a hotplug port on the card: powered up, registers at their reset values
+            occupied = any(d.parent == spec.bdf for d in below)
+            yield rmw(sub_hw, "sltctl", lambda _: 0)
+            yield rmw(sub_hw, "sltsta", lambda _: 0)
+            yield rmw(sub_hw, "presence", lambda _, o=occupied: o)
+            yield rmw(sub_hw, "link_active", lambda _, o=occupied: o)
+            yield rmw(sub_hw, "gone", lambda _: False)
     yield from hw_link_change(hw, True, True)
 
 
 @op("hotplug")
 def hotplug_event(event, port_bdf):
-    port = W.devices.get(port_bdf)
-    hw = getattr(port, "slot_hw", None) if port is not None else None
+    hw = W.slot_hw.get(port_bdf)
     if hw is None or (yield read(hw, "gone", marked=True)):
         yield note(f"{port_bdf}: no hotplug port answers")
         return ENODEV
     if event == "surprise-removal":
-        yield from _surprise_removal(port, hw)
+        yield from _surprise_removal(port_bdf, hw)
         return 0
     if event == "insertion":
-        yield from _insertion(port, hw)
+        yield from _insertion(port_bdf, hw)
         return 0
     if hw.attn_button:
         yield from hw_event(hw, SLTSTA_ABP)

@@ -31,6 +31,11 @@ PDCE and the reset masks DLLSCE only.
 Status event bits (RW1C), the notification enables written to Slot Control,
 Presence Detect State, Data Link Layer Link Active, and ``gone`` (the port
 itself no longer answers config reads: its card was pulled from a slot above).
+There is one per hotplug port of the topology, made with the world
+(:func:`build_slot_hw`, ``W.slot_hw``), whether or not the port is present or
+enumerated: the ``pci_dev`` of the port, each time it is enumerated, finds its
+registers there (``pcie_init``), so a port enumerated at run time reads the
+slot as it is then, and hotplug events act on the hardware by address.
 Every access to it is marked: the kernel's side is a config access (under
 ``pci_lock``), the other side is the device; neither is a data race.
 A change of a status bit while its enable and HPIE are set and all enabled
@@ -71,14 +76,32 @@ class SlotHw(Shared):
 
     _shared_ = {"sltsta": 0, "sltctl": 0, "presence": True, "link_active": True, "gone": False}
 
-    def __init__(self, port, attn_button=False, **kw):
+    def __init__(self, bdf, attn_button=False, **kw):
         super().__init__(**kw)
-        self.port = port
+        self.bdf = bdf
         self.attn_button = attn_button  # Slot Capabilities: Attention Button Present (read-only)
         self.irq = None  # IrqDesc of the port's hotplug interrupt vector
 
     def describe(self):
-        return f"slot registers {self.port.bdf}"
+        return f"slot registers {self.bdf}"
+
+
+def build_slot_hw(attrs, topo):
+    """The registers of every hotplug port of *topo* at the start of an execution (``W.slot_hw``).
+
+    A port not present at the start does not answer (``gone``); the slot of a present one is
+    occupied when a function below it is present.
+    """
+    from pcilock.kernel.kernel.irq.manage import new_irq_desc
+
+    hws = attrs.setdefault("slot_hw", {})
+    for spec in topo.devices:
+        if spec.hotplug:
+            occupied = any(d.parent == spec.bdf and d.present for d in topo.devices)
+            hw = SlotHw(spec.bdf, attn_button=spec.attention_button, presence=occupied,
+                        link_active=occupied, gone=not spec.present)
+            hw.irq = new_irq_desc(attrs, f"pciehp {spec.bdf}")
+            hws[spec.bdf] = hw
 
 
 class Controller(Shared):

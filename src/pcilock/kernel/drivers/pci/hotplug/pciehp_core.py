@@ -24,7 +24,7 @@ from pcilock.kernel.include.linux.kernfs import KernfsNode
 from pcilock.kernel.include.linux.pci import PciSlot
 from pcilock.kernel.include.linux.pci_hotplug import HotplugSlot
 
-from .pciehp import BLINKINGOFF_STATE, BLINKINGON_STATE, OFF_STATE, ON_STATE, SLTSTA_PDC, Controller, SlotHw
+from .pciehp import BLINKINGOFF_STATE, BLINKINGON_STATE, OFF_STATE, ON_STATE, SLTSTA_PDC, Controller
 from .pciehp_hpc import hotplug_depth_at_setup, notification_cmd
 
 ENODEV = -19
@@ -107,18 +107,10 @@ def pciehp_remove(dev):
 
 
 def new_slot_hw(port, attrs):
-    """The hotplug port's registers and interrupt vector (at boot or when a port is enumerated)."""
-    from pcilock.kernel.kernel.irq.manage import new_irq_desc
-
-    hw = getattr(port, "slot_hw", None)
-    if hw is None:
-        topo = attrs["topology"]
-        occupied = any(d.parent == port.bdf and d.present for d in topo.devices)
-        spec = port.spec
-        hw = SlotHw(port, attn_button=bool(spec is not None and spec.attention_button),
-                    presence=occupied, link_active=occupied)
-        hw.irq = new_irq_desc(attrs, f"pciehp {port.bdf}")
-        port.slot_hw = hw
+    """The hotplug port's registers and interrupt vector (hardware, :func:`.pciehp.build_slot_hw`),
+    found by the port's address each time its ``pci_dev`` is set up (at boot or when enumerated)."""
+    hw = attrs["slot_hw"][port.bdf]
+    port.slot_hw = hw
     return hw
 
 
