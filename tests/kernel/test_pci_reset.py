@@ -78,3 +78,41 @@ def test_reset_vs_pcieport_unbind_serialised_by_the_bridge_lock(tmp_path, regime
     # the unbind holds it across pciehp_remove
     res = explore_text(tmp_path, HOTPLUG_TOPOLOGY, RESET_VS_UNBIND, regime)
     assert res.verdict == "ok" and res.exhaustive
+
+
+BRIDGE_TOPOLOGY = f"""
+[[device]]
+bdf = "{PORT}"
+type = "root-port"
+
+[[device]]
+bdf = "{DEV}"
+parent = "{PORT}"
+"""
+
+
+@pytest.mark.parametrize("regime", ["v6.1", "v6.12", "v7.2"])
+def test_secondary_bus_wait_holds_a_reference_on_the_first_child(tmp_path, regime):
+    # pci_bridge_wait_for_secondary_bus: child = pci_dev_get(first device), put at scope exit
+    seen = []
+
+    def get_device(dev):
+        seen.append(("get", getattr(dev, "bdf", None)))
+        if dev is not None:
+            yield from K.__dict__["_orig_get"](dev)
+        return dev
+
+    def put_device(dev):
+        seen.append(("put", getattr(dev, "bdf", None)))
+        yield from K.__dict__["_orig_put"](dev)
+
+    from pcilock.patches import build_table
+
+    table = build_table(parse_regime(regime))[0]
+    over = {"get_device": get_device, "put_device": put_device,
+            "_orig_get": table["get_device"], "_orig_put": table["put_device"]}
+    res = explore_text(tmp_path, BRIDGE_TOPOLOGY,
+                       {"admin": [f"echo 1 > /sys/bus/pci/devices/{PORT}/reset_subordinate"]}, regime, over)
+    assert res.verdict == "ok" and res.exhaustive
+    assert ("get", DEV) in seen and ("put", DEV) in seen
+    assert seen.index(("get", DEV)) < seen.index(("put", DEV))

@@ -170,17 +170,31 @@ def pci_upstream_bridge(dev):
     yield
 
 
-@mirrors("drivers/pci/pci.c", note="pci_bus_sem read-held while looking at the secondary bus; then sleeps",
-         v61=4980, v612=4788, v72=4744)
+def _pci_is_bridge(dev):
+    """pci_is_bridge(): a type 1 (or CardBus) header (model-only: the scenario's device type)."""
+    return dev.spec is not None and dev.spec.is_bridge
+
+
+@mirrors("drivers/pci/pci.c", note="pci_bus_sem read-held while looking at the secondary bus; a reference "
+         "on its first device across the sleeps and the readiness poll", v61=4980, v612=4788, v72=4744)
 def pci_bridge_wait_for_secondary_bus(dev, reset_type):
-    if (yield read(dev, "error_state")) == "perm_failure":  # pci_dev_is_disconnected
+    if (yield from K.pci_dev_is_disconnected(dev)):
         return 0
-    sub = yield read(dev, "subordinate")
-    if sub is None:
+    if not _pci_is_bridge(dev):
         return 0
     yield down_read(W.pci_bus_sem)
-    yield read(sub, "devices")
+    sub = yield read(dev, "subordinate")
+    devices = (yield read(sub, "devices")) if sub is not None else ()
+    if not devices:
+        yield up_read(W.pci_bus_sem)
+        return 0
+    # pci_bus_max_d3cold_delay(): never 0 (every device's d3cold_delay defaults to 100 ms)
+    child = yield from K.get_device(devices[0])  # pci_dev_get(list_first_entry(...)), put at scope exit
     yield up_read(W.pci_bus_sem)
+    # msleep(1000 + delay) (conventional PCI), or the link wait (pcie_wait_for_link_delay) and
+    # pci_dev_wait(child, ...): polls the child's config space for up to 60 s (no lock)
+    yield schedule_point("wait for the secondary bus")
+    yield from K.put_device(child)
     return 0
 
 
