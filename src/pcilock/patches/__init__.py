@@ -9,6 +9,7 @@ from __future__ import annotations
 from . import (  # noqa: F401  (imported for registration)
     commit_05703271c3cd,
     commit_2fa119c0e5e5,
+    commit_7e89efc6e9e4,
     commit_a5338e365c45,
     commit_f5eff5591b8f,
     nechita_v14,

@@ -8,7 +8,8 @@ drivers/pci/pci-sysfs.c in v7.2), ``reset_subordinate_store``
 Version differences modelled (lines in each ``@mirrors``):
 
 * ``pci_reset_function``: v6.12/v7.2 lock the upstream bridge first
-  (7e89efc6e9e4, absent in v6.1: see :mod:`pcilock.patches.commit_7e89efc6e9e4`).
+  (7e89efc6e9e4, absent in v6.1; ``-7e89efc6e9e4``/``+7e89efc6e9e4`` swap the
+  two forms: :mod:`pcilock.patches.commit_7e89efc6e9e4`).
 * ``__pci_reset_function_locked``, ``pci_reset_function_locked`` and
   ``pci_dev_save_and_disable``: v7.2 ``device_lock_assert``.
 * ``pci_reset_bus_function``: v6.12/v7.2 check a CXL port above first (no
