@@ -384,3 +384,48 @@ def test_vf_total_msix_show_and_vf_msix_count_vs_pf_unbind(tmp_path):
         assert "deadlock" not in {f.kind for f in res.found} and res.exhaustive, (regime, res.found)
         res = check(store, regime, stop_on_first=False)
         assert "deadlock" in {f.kind for f in res.found}, (regime, res.found)
+
+
+# -- audit-core F7: device_add sets ready_to_probe under the device lock ------------------------------
+
+def test_modprobe_racing_the_scan_that_adds_the_device(tmp_path):
+    # the device is on the klist (bus_add_device) before device_add marks it ready to probe: a
+    # driver_attach from modprobe in that window defers (-EPROBE_DEFER), device_add's own
+    # bus_probe_device binds it; either way it ends bound once
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "nvme"
+    present = false
+
+    [[device]]
+    bdf = "0000:01:00.1"
+    parent = "0000:00:1c.0"
+    driver = "nvme"
+    present = false
+
+    [[thread]]
+    name = "load"
+    run = ["modprobe -r nvme", "modprobe nvme"]
+
+    [[thread]]
+    name = "scan"
+    run = ["hotplug insertion 0000:00:1c.0"]
+    """)
+    seen = set()
+
+    def observe(w):
+        devs = w.attrs["devices"]
+        seen.add(tuple(getattr(devs[b].peek("driver"), "name", None) if b in devs else None
+                       for b in ("0000:01:00.0", "0000:01:00.1")))
+
+    res = check(sc, "v7.2", observe=observe)
+    assert res.verdict == "ok" and res.exhaustive, res.verdict
+    assert seen == {("nvme", "nvme")}, seen

@@ -309,6 +309,7 @@ class World:
     def _booted(self, dev, bus, klist):
         dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs))
         dev.poke("registered", True)
+        dev.poke("ready_to_probe", True)
         flags = {PCI_DEV_ADDED}
         if self.version == V72:
             flags.add(PCI_DEV_ALLOW_BINDING)

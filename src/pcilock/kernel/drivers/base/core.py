@@ -15,12 +15,16 @@ def kill_device(dev):
     return True
 
 
-@mirrors("drivers/base/core.c", note="sysfs part only: type groups created, bus klist add, initial probe",
-         v61=3579, v612=3641, v72=3639)
+@mirrors("drivers/base/core.c", note="sysfs part only: type groups created, bus klist add, ready to probe "
+         "(under the device lock), initial probe", v61=3579, v612=3641, v72=3639)
 def device_add(dev):
     W.kernfs_create_files(dev)
     yield write(dev, "registered", True)
     yield from K.bus_add_device(dev)
+    # from the klist add on, a driver loaded meanwhile may try to probe: ready_to_probe defers it
+    yield from K.device_lock(dev)
+    yield write(dev, "ready_to_probe", True, marked=True)  # dev_set_ready_to_probe: set_bit
+    yield from K.device_unlock(dev)
     yield from K.bus_probe_device(dev)
 
 

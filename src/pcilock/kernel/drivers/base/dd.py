@@ -12,7 +12,7 @@ from __future__ import annotations
 from pcilock._engine_imports import read, rmw, spawn, write
 from pcilock.kernel._model import K, W, mirrors
 
-ENODEV, EBUSY = -19, -16
+ENODEV, EBUSY, EPROBE_DEFER = -19, -16, -517
 
 
 @mirrors("drivers/base/dd.c", note="6.1: plain stores of dev->driver", v61=None)
@@ -48,6 +48,9 @@ def __driver_probe_device(drv, dev):
         return ENODEV
     if (yield read(dev, "driver")) is not None:
         return EBUSY
+    if not (yield read(dev, "ready_to_probe", marked=True)):  # dev_ready_to_probe: test_bit
+        return EPROBE_DEFER  # device_add has not finished: it probes again itself
+    # dev_set_can_match, pm_runtime_get_suppliers, parent resume (runtime PM: see module docstring)
     return (yield from K.really_probe(dev, drv))
 
 

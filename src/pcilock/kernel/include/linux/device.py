@@ -8,7 +8,9 @@ Shared fields (read and written through engine operations, because the kernel
 touches them without a common lock): ``driver`` (``dev->driver``; unbind_store
 reads it without the device lock), ``dead`` (``dev->p->dead``), ``registered``
 (``device_is_registered``: kobject in sysfs, from device_add to device_del),
-``on_bus`` (in the bus klist: bus_find_device sees it), ``refcount``.
+``ready_to_probe`` (set by device_add under the device lock once the device may be
+probed: ``__driver_probe_device`` defers before that), ``on_bus`` (in the bus klist:
+bus_find_device sees it), ``refcount``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Device(Shared):
         "driver": None,
         "dead": False,
         "registered": False,
+        "ready_to_probe": False,  # DEV_FLAG_READY_TO_PROBE (dev->flags, atomic bitops)
         "on_bus": False,
         "refcount": 1,
     }
