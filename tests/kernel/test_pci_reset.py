@@ -116,3 +116,24 @@ def test_secondary_bus_wait_holds_a_reference_on_the_first_child(tmp_path, regim
     assert res.verdict == "ok" and res.exhaustive
     assert ("get", DEV) in seen and ("put", DEV) in seen
     assert seen.index(("get", DEV)) < seen.index(("put", DEV))
+
+
+@pytest.mark.parametrize("regime", ["v6.1", "v6.12", "v7.2"])
+def test_default_reset_methods_stop_at_the_first_probe_error(tmp_path, regime):
+    # pci_init_reset_methods: a probe failing with an error other than -ENOTTY ends the list
+    from pcilock._engine_imports import check
+
+    def acpi_probe_fails(dev, probe):
+        return -5  # -EIO
+        yield
+
+    def flr_must_not_run(dev, probe):
+        if not probe:
+            yield check(False, "FLR after a failed _RST probe")
+        return 0
+
+    ops = [f"echo default > /sys/bus/pci/devices/{DEV}/reset_method",
+           f"echo 1 > /sys/bus/pci/devices/{DEV}/reset"]
+    res = explore_text(tmp_path, BRIDGE_TOPOLOGY, {"admin": ops}, regime,
+                       {"pci_dev_acpi_reset": acpi_probe_fails, "pcie_reset_flr": flr_must_not_run})
+    assert res.verdict == "ok" and res.exhaustive

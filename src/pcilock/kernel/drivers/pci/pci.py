@@ -13,9 +13,7 @@ Version differences modelled (lines in each ``@mirrors``):
 * ``__pci_reset_function_locked``, ``pci_reset_function_locked`` and
   ``pci_dev_save_and_disable``: v7.2 ``device_lock_assert``.
 * ``pci_reset_bus_function``: v6.12/v7.2 check a CXL port above first (no
-  CXL in the model: never taken); v7.2 also brackets the reset with
-  ``pci_dev_reset_iommu_prepare/done`` (only devices with ATS behind an
-  IOMMU take ``group->mutex`` there: none in the model).
+  CXL in the model: never taken).
 * v7.2 folds ``pci_bus_lock``/``pci_slot_lock`` (and unlock/trylock) into
   ``__pci_bus_lock(bus, slot)``; renames ``__pci_reset_slot`` →
   ``pci_try_reset_slot``, ``__pci_reset_bus`` → ``pci_try_reset_bus``;
@@ -27,6 +25,47 @@ Version differences modelled (lines in each ``@mirrors``):
   bus reset" once when the bridge's config access is not blocked
   (920f6468924f).  That is a ``pci_warn_once`` (a message, not WARN()): the
   model records it as a trace note, not as a ``warn`` violation.
+
+Not modelled, each a lock or wait the model's devices never reach:
+
+* v7.2 brackets every reset method with ``pci_dev_reset_iommu_prepare`` /
+  ``pci_dev_reset_iommu_done`` (``pcie_flr`` 4390, ``pci_af_flr`` 4467,
+  ``pci_pm_reset`` 4525, ``pci_reset_bus_function`` 4970, probe mode
+  included, ``cxl_reset_bus_function`` 5007, pci-acpi.c:969, quirks.c:4256).
+  For a device with ATS behind an IOMMU they take and drop the IOMMU
+  ``group->mutex`` (drivers/iommu/iommu.c:4034, 4146): a leaf section under
+  the reset device's locks.  The model has no IOMMU groups (vfio's
+  ``group_lock`` is vfio's own lock); model devices have no ATS.
+* v7.2 ``pcie_wait_for_link_delay`` (after a Secondary Bus Reset) calls
+  ``pcie_failed_link_retrain`` (pci.c:4677, quirks.c:95) when the link does
+  not come up: ``pcie_set_target_speed`` takes ``pci_bus_sem`` for reading
+  (bwctrl.c:99), ``pcie_bwctrl_setspeed_rwsem`` for reading and the port's
+  ``set_speed_mutex``.  Model links always train.
+* ``pci_dev_save_and_disable``'s ``pci_set_power_state(dev, PCI_D0)`` returns
+  at once for a device already in D0 (``__pci_set_power_state``); model
+  devices are always in D0, so ``pci_set_full_power_state`` →
+  ``pcie_aspm_pm_state_change`` (``pci_bus_sem`` read + ``aspm_lock``) is
+  never reached.
+* Runtime PM: ``reset_store``'s ``pm_runtime_get_sync``/``pm_runtime_put``
+  (pci-sysfs.c) and v7.2 ``reset_method_store``'s ``PM_RUNTIME_ACQUIRE``
+  only count for a device that is not runtime-suspended, which no model
+  device is.
+
+Line numbers.  v6.1 and v7.2: the local 6.1.192 and 7.2.13 trees.  v6.12:
+the base is 6.12.117 and the local tree is 6.12.118, whose Debian changelog
+lists "PCI: Add enable_device() and disable_device() callbacks for bridges"
+and "PCI: Skip Target Speed quirk on clamped ports with no link".  The v6.12
+``drivers/pci/pci.c`` lines here are 6.12.117's: checked against the 118
+file with that first commit's hunks taken out (``pci_host_bridge_enable/
+disable_device``, their calls and the ``err_enable`` label in
+``do_pci_enable_device``, the call in ``pci_disable_device``: 34 lines from
+line 2093, leaving ``do_pci_enable_device`` identical to 6.1's), which
+``tests/kernel/test_pci_citations.py`` redoes when the tree is present.
+``include/linux/pci.h``: the same commit adds the two callbacks of
+``struct pci_host_bridge`` (2 lines before ``pci_upstream_bridge``).
+``drivers/pci/quirks.c``: the second commit adds 4 lines inside
+``pcie_failed_link_retrain`` (line 83); ``pci_dev_specific_reset`` at 4266
+is the 118 line minus 4, consistent but not reconstructed line by line.
 
 ``dev->reset_methods[]`` is a shared field (``reset_method_store`` writes it,
 resets read it, neither with a lock) held in :class:`ResetMethods`.  What a
@@ -858,29 +897,43 @@ def pci_reset_bus(pdev):  # noqa: F811
 
 # -- sysfs: reset_method, reset_subordinate ------------------------------------------------------------
 
-def _reset_method_store(pdev, buf):
+@mirrors("drivers/pci/pci.c", note="probe every method in table order; stop at the first error other "
+         "than -ENOTTY", v61=5424, v612=5337, v72=5193)
+def pci_init_reset_methods(dev):
+    methods = []
+    for m in METHOD_NAMES:
+        fn = _method(m)
+        if fn is None:  # no such method in this version (cxl_bus: 6.12+)
+            continue
+        rc = yield from fn(dev, PCI_RESET_PROBE)
+        if not rc:
+            methods.append(m)
+        elif rc != ENOTTY:
+            break
+    yield write(reset_methods_of(dev), "methods", tuple(methods))
+
+
+def _reset_method_store(pdev, buf, pm_acquire):
     rm = reset_methods_of(pdev)
-    text = buf.strip()
+    text = buf.strip()  # sysfs_streq ignores a trailing newline
     if text == "":
         yield write(rm, "methods", ())
+        yield note(f"pci {pdev.bdf}: All device reset methods disabled by user")
         return len(buf)
+    if pm_acquire:
+        pass  # 7.2 PM_RUNTIME_ACQUIRE(dev): model devices are never runtime-suspended (a usage count only)
     if text == "default":
-        # pci_init_reset_methods: probe every method in the table's order
-        methods = []
-        for m in METHOD_NAMES:
-            fn = _method(m)
-            if fn is not None and (yield from fn(pdev, PCI_RESET_PROBE)) == 0:
-                methods.append(m)
-        yield write(rm, "methods", tuple(methods))
+        yield from K.pci_init_reset_methods(pdev)
         return len(buf)
     methods = []
     for name in text.split():
-        if name not in METHOD_NAMES:
-            return EINVAL
-        fn = _method(name)
+        fn = _method(name) if name in METHOD_NAMES else None  # reset_method_lookup
         if fn is None or (yield from fn(pdev, PCI_RESET_PROBE)):
             return EINVAL
+        if len(methods) == len(METHOD_NAMES):  # n == PCI_NUM_RESET_METHODS - 1: too many
+            return EINVAL
         methods.append(name)
+    # the device-specific method probed again for a warning (no lock)
     yield write(rm, "methods", tuple(methods))
     return len(buf)
 
@@ -888,13 +941,13 @@ def _reset_method_store(pdev, buf):
 @mirrors("drivers/pci/pci.c", note="the probe calls take no lock (pciehp_reset_slot returns 0 in probe mode)",
          v61=5273, v612=5186)
 def reset_method_store(pdev, buf):
-    return (yield from _reset_method_store(pdev, buf))
+    return (yield from _reset_method_store(pdev, buf, False))
 
 
-@mirrors("drivers/pci/pci-sysfs.c", note="7.2: moved to pci-sysfs.c; runtime-PM reference around it",
-         v72=1642)
+@mirrors("drivers/pci/pci-sysfs.c", note="7.2: moved to pci-sysfs.c; runtime-PM reference after the "
+         "empty-string case", v72=1642)
 def reset_method_store(pdev, buf):  # noqa: F811
-    return (yield from _reset_method_store(pdev, buf))
+    return (yield from _reset_method_store(pdev, buf, True))
 
 
 def _ulong(buf):
