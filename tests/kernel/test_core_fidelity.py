@@ -429,3 +429,34 @@ def test_modprobe_racing_the_scan_that_adds_the_device(tmp_path):
     res = check(sc, "v7.2", observe=observe)
     assert res.verdict == "ok" and res.exhaustive, res.verdict
     assert seen == {("nvme", "nvme")}, seen
+
+
+# -- audit-iov F14: pci_find_bus (pci_bus_sem read) in virtfn_add_bus -------------------------------
+
+def _trace(sc, regime):
+    from pcilock.engine.runner import run_one
+
+    load_all()
+    run = run_one(make_program(sc, parse_regime(regime)), lambda ex, en, last, i: en[0], record=True)
+    assert run.how == "complete", run.how
+    return run.ex.trace
+
+
+def test_a_second_vf_on_the_new_bus_finds_it_under_pci_bus_sem(tmp_path):
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 2, num_vfs = 0, offset = 256 }
+
+    [[thread]]
+    name = "numvfs"
+    run = ["echo 2 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """)
+    for regime in ("v6.1", "v7.2"):
+        trace = _trace(sc, regime)
+        finds = [e for e in trace if e.text.startswith("down_read(pci_bus_sem)")
+                 and any(f[0] == "pci_find_next_bus" for f in e.stack)]
+        # VF 0: no bus 02 yet (the one root bus, then the end of the list), VF 1: found below the root
+        assert len(finds) == 3, (regime, [e.text for e in finds])

@@ -153,7 +153,7 @@ class World:
             dev.type_attrs += ("reset_subordinate",)
         if spec.total_vfs:
             dev.is_physfn = True
-            dev.sriov = PciSriov(spec.total_vfs, spec.vf_offset, spec.vf_stride,
+            dev.sriov = PciSriov(spec.total_vfs, spec.vf_offset, spec.vf_stride, link=spec.devfn,
                                  drivers_autoprobe=spec.drivers_autoprobe)
             dev.type_attrs += PF_ATTRS
         dev.bus_attrs = ("reset", "reset_method")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pcilock._engine_imports import note, read, write
 from pcilock.kernel._model import K, W, mirrors
 
-EINVAL, ERANGE, ENOENT, EBUSY, ENOSYS, EOPNOTSUPP = -22, -34, -2, -16, -38, -95
+EINVAL, ERANGE, ENOENT, EBUSY, ENOSYS, EOPNOTSUPP, ENODEV = -22, -34, -2, -16, -38, -95, -19
 
 
 def _u16(buf):
@@ -122,7 +122,7 @@ def sriov_drivers_autoprobe_store(dev, buf):
 def virtfn_add_bus(bus, busnr):
     if bus.number == busnr:
         return bus
-    child = W.find_bus(bus.domain, busnr)
+    child = yield from K.pci_find_bus(bus.domain, busnr)
     if child is not None:
         return child
     return (yield from K.pci_add_new_bus(bus, None, busnr))
@@ -183,10 +183,18 @@ def sriov_enable(dev, nr_virtfn):
         return EINVAL
     if nr_virtfn > dev.sriov.total_VFs:
         return EINVAL
-    # pci_iov_set_numvfs; VF Enable | VF MSE written under the config-access lock
+    # MMIO resources of the VF BARs: not modelled
+    if dev.sriov.link != dev.devfn:  # Function Dependency Link: the PF it depends on must exist
+        pdev = yield from K.pci_get_slot(dev.bus, dev.sriov.link)
+        if pdev is None:
+            return ENODEV
+        yield from K.put_device(pdev)  # sysfs dep_link to it
+    initial = min(nr_virtfn, dev.sriov.initial_VFs)
+    # pcibios_sriov_enable: arch (powerpc, s390), not modelled
+    # pci_iov_set_numvfs; VF Enable | VF MSE written under the config-access lock (then msleep(100))
     yield from K.pci_cfg_access_lock(dev)
     yield from K.pci_cfg_access_unlock(dev)
-    rc = yield from K.sriov_add_vfs(dev, nr_virtfn)
+    rc = yield from K.sriov_add_vfs(dev, initial)
     if rc:
         yield from K.pci_cfg_access_lock(dev)
         yield from K.pci_cfg_access_unlock(dev)

@@ -41,12 +41,16 @@ class PciSriov(Shared):
 
     _shared_ = {"num_VFs": 0, "drivers_autoprobe": True}
 
-    def __init__(self, total_VFs, offset, stride, **kw):
+    def __init__(self, total_VFs, offset, stride, link=None, **kw):
         super().__init__(**kw)
         self.total_VFs = total_VFs
         self.offset = offset
         self.stride = stride
         self.driver_max_VFs = total_VFs
+        # InitialVFs: a PF without VF Migration must report InitialVFs == TotalVFs (the only case the
+        # topology describes); sriov_enable adds min(nr_virtfn, InitialVFs) VFs
+        self.initial_VFs = total_VFs
+        self.link = link  # Function Dependency Link (a devfn); set by sriov_init to the PF's own devfn
 
 
 class PciDev(Device):
