@@ -21,6 +21,9 @@ class Patch:
     in_bases: tuple = ()  # bases that contain the commit
     kind: str = "commit"  # commit | posted
     conflicts: tuple = ()  # patch ids that must NOT be present when this one is applied
+    # patch ids this one was applied on top of (an earlier patch of the same series): they must be
+    # present when this one is applied, and cannot be reverted while this one is present
+    requires: tuple = ()
     note: str = ""
     world_init: object = None  # adds state the patch needs to each execution's world
     before: dict = field(default_factory=dict)  # name -> [(versions, fn)]

@@ -1,7 +1,11 @@
 """05703271c3cd "PCI/IOV: Add PCI rescan-remove locking when enabling/disabling SR-IOV".
 
 Niklas Schnelle, 2025-08; first in v6.18; reverted by 2fa119c0e5e5, so none of
-the three bases has its effect.  It takes ``pci_rescan_remove_lock`` inside
+the three bases has its effect.  ``in_bases=()`` encodes the effect, not the
+history: the commit is in v7.2's history with its revert; whether 6.1.y and
+6.12.y took both cannot be told from their code.  ``+05703271c3cd`` is an input
+error while 2fa119c0e5e5 is present; ``-2fa119c0e5e5`` re-applies it.
+It takes ``pci_rescan_remove_lock`` inside
 ``sriov_add_vfs``/``sriov_del_vfs``; any path already holding the lock that
 reaches ``sriov_disable`` (remove_store → PF driver ``.remove``) then locks it
 again: the 2025 recursive-locking hang.

@@ -4,6 +4,11 @@ Niklas Schnelle, 2025-12; in all three bases.  It takes
 ``pci_rescan_remove_lock`` in ``sriov_numvfs_store`` around the driver's
 ``->sriov_configure()`` (device_lock(PF) → pci_rescan_remove_lock).  The
 ``before`` function below is ``sriov_numvfs_store`` without those two pairs.
+It is patch 2/2 of the v3 series whose 1/2 is 2fa119c0e5e5 (the revert of
+05703271c3cd), hence ``requires``: ``-2fa119c0e5e5`` alone would keep both
+rescan-remove lock placements, a tree that never existed (every
+``sriov_numvfs`` write would lock it twice); the pre-series state is
+``-a5338e365c45-2fa119c0e5e5``.
 https://patch.msgid.link/20251216-revert_sriov_lock-v3-2-dac4925a7621@linux.ibm.com
 """
 
@@ -21,6 +26,7 @@ PATCH = register(Patch(
     title="PCI/IOV: Fix race between SR-IOV enable/disable and hotplug",
     links=["https://patch.msgid.link/20251216-revert_sriov_lock-v3-2-dac4925a7621@linux.ibm.com"],
     in_bases=BASES,
+    requires=("2fa119c0e5e5",),  # patch 2/2 of the v3 series; 1/2 is the revert 2fa119c0e5e5
 ))
 
 

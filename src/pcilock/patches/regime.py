@@ -3,8 +3,15 @@
 ``v7.2+nechita-v14``, ``v6.12-f5eff5591b8f``, ``v7.2-a5338e365c45-2fa119c0e5e5``.
 :func:`parse_regime` checks the syntax and that every id is known;
 :func:`build_table` applies the steps to the base's function table and rejects
-a step that does not apply (a patch already present, a revert of one that is
-not, or a function another step already changed differently).
+a step that does not apply: a patch already present, a revert of one that is
+not, a function another step already changed differently, a patch applied
+while a revert of it is present (``+05703271c3cd`` on a base that has its
+revert 2fa119c0e5e5: ``-2fa119c0e5e5`` is the way to re-apply it), a patch
+applied without the earlier patch of its series it was written on top of, or
+such an earlier patch reverted while the later one is present (``requires``:
+a5338e365c45 is 2/2 of the v3 series whose 1/2 is 2fa119c0e5e5, so
+``-2fa119c0e5e5`` alone, a tree with both rescan-remove lock placements that
+never existed, must be written ``-a5338e365c45-2fa119c0e5e5``).
 """
 
 from __future__ import annotations
@@ -108,15 +115,25 @@ def build_table(regime):
                 where = "the base" if version in p.in_bases else "this regime"
                 raise RegimeError(f"regime {regime}: {pid} is already in {where} ({version} = "
                                   f"{BASE_RELEASES[version]}); cannot apply it again")
+            for q in sorted(present):
+                if getattr(PATCHES.get(q), "reverts", None) == pid:
+                    raise RegimeError(f"regime {regime}: {pid} is reverted by {q}, which is present; "
+                                      f"re-apply it by reverting the revert: -{q}")
+            for r in p.requires:
+                if r not in present:
+                    raise RegimeError(f"regime {regime}: {pid} applies on top of {r}, which is not present "
+                                      f"here; apply +{r} first")
             for c in p.conflicts:
                 if c in present:
                     raise RegimeError(f"regime {regime}: {pid} does not apply while {c} is present "
                                       f"({p.note or 'they change the same code'}); revert it first "
                                       f"with -{c}")
             new = p.functions("after", version)
+            old = p.functions("before", version)
+            if not new and version in p.in_bases:  # re-applying a commit of the base reverted earlier
+                new = {name: base[name] for name in old if name in base}
             if not new:
                 raise RegimeError(f"regime {regime}: {pid} has no model for {version}")
-            old = p.functions("before", version)
             for name, fn in new.items():
                 expected = old.get(name, base.get(name))
                 if table.get(name) is not expected:
@@ -131,6 +148,10 @@ def build_table(regime):
             if pid not in present:
                 raise RegimeError(f"regime {regime}: {pid} is not in {version} "
                                   f"({BASE_RELEASES[version]}), so it cannot be reverted")
+            for q in sorted(present):
+                if pid in PATCHES[q].requires:
+                    raise RegimeError(f"regime {regime}: {q} applies on top of {pid} and is present; "
+                                      f"revert it first: -{q}-{pid}")
             old = p.functions("before", version)
             if not old:
                 raise RegimeError(f"regime {regime}: reverting {pid} is not modelled for {version}")
