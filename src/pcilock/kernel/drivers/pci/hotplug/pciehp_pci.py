@@ -46,7 +46,8 @@ def _enum_head(ctrl):
     for dev in (yield read(parent, "devices")):  # for_each_pci_bridge(dev, parent)
         if dev.child_bus_number is not None:
             yield from K.pci_hp_add_bridge(dev)
-    # pci_assign_unassigned_bridge_resources(bridge); pcie_bus_configure_settings(parent): no lock
+    # pci_assign_unassigned_bridge_resources(bridge): resources only, no lock
+    yield from K.pcie_bus_configure_settings(parent)  # pci_walk_bus: pci_bus_sem read
     return parent, 0
 
 
