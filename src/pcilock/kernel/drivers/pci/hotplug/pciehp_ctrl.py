@@ -6,9 +6,9 @@ only in log messages, v7.2 adds trace events and ``pcie_reset_lbms`` in
 under ``state_lock`` except in ``pciehp_ist``'s link-change filter.
 
 Model slots have no power controller or MRL sensor, so ``board_added`` goes
-straight to ``pciehp_check_link_status`` (its sleeps and the vendor-ID poll
-are not modelled: no lock) and ``pciehp_configure_device``; ``remove_board``
-is ``pciehp_unconfigure_device``.  A slot may have an attention button
+straight to ``pciehp_check_link_status`` (:mod:`.pciehp_hpc`) and
+``pciehp_configure_device``; ``remove_board`` is
+``pciehp_unconfigure_device``.  A slot may have an attention button
 (``attention_button = true``): a press reaches ``pciehp_handle_button_press``
 in the IRQ thread, the delayed ``button_work`` (a kworker, any time later;
 the 5 s timer is not modelled) runs ``pciehp_queue_pushbutton_work``, which
@@ -34,7 +34,6 @@ from .pciehp import (
     POWEROFF_STATE,
     POWERON_STATE,
     SAFE_REMOVAL,
-    SLTSTA_DLLSC,
     SLTSTA_PDC,
     SURPRISE_REMOVAL,
 )
@@ -52,11 +51,12 @@ def set_slot_off(ctrl):
 @mirrors("drivers/pci/hotplug/pciehp_ctrl.c", note="no power controller: link check, configure",
          v61=59, v612=59, v72=62)
 def board_added(ctrl):
-    # pciehp_check_link_status: waits for the link and for the device's vendor ID (no lock)
-    if not (yield read(ctrl.hw, "link_active", marked=True)):
+    # pciehp_set_indicators(ctrl, PWR_IND_BLINK, INDICATOR_NOOP)
+    retval = yield from K.pciehp_check_link_status(ctrl)
+    if retval:
         yield from K.set_slot_off(ctrl)
-        return ENODEV
-    yield rmw(ctrl, "pending_events", lambda v: v & ~(SLTSTA_DLLSC | SLTSTA_PDC))  # link is up
+        return retval
+    # power fault: ctrl->power_fault_detected || pciehp_query_power_fault (not modelled: none)
     retval = yield from K.pciehp_configure_device(ctrl)
     if retval and retval != EEXIST:
         yield from K.set_slot_off(ctrl)

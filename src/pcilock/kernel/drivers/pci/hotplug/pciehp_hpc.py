@@ -104,6 +104,31 @@ def pciehp_check_link_active(ctrl):
     return int((yield read(ctrl.hw, "link_active", marked=True)))
 
 
+@mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="polls the vendor ID for up to 1 s: one config read",
+         v61=250, v612=251, v72=251)
+def pci_bus_check_dev(bus, devfn):
+    from pcilock.kernel._model import W
+
+    return devfn in (yield from W.read_hw_devfns(bus))  # pci_bus_read_dev_vendor_id
+
+
+@mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="pcie_wait_for_link: Link Active read once (the 1 s wait "
+         "and the failed-link retrain quirk, bwctrl's locks in 7.2, not modelled); the events latched so far "
+         "are dropped only when the device answered; LNKSTA training check: a link that is up is trained",
+         v61=290, v612=291, v72=291)
+def pciehp_check_link_status(ctrl):
+    if (yield read(ctrl.hw, "gone", marked=True)) or not (yield read(ctrl.hw, "link_active", marked=True)):
+        return -1  # "No link"
+    # inband_presence_disabled: pcie_wait_for_presence (never in the model)
+    sub = yield read(ctrl.port, "subordinate")
+    found = yield from K.pci_bus_check_dev(sub, 0)
+    if found:
+        yield rmw(ctrl, "pending_events", lambda v: v & ~(SLTSTA_DLLSC | SLTSTA_PDC))
+    if not found:
+        return -1  # "No device found"
+    return 0
+
+
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=435, v612=436, v72=438)
 def pciehp_card_present(ctrl):
     if (yield read(ctrl.hw, "gone", marked=True)):
