@@ -22,9 +22,17 @@ Resets (notes §6.3, §6.4):
   task holds files of all of them; the model only checks the set is opened
   by the caller).
 
+The last close first leaves low power (``vfio_pci_runtime_pm_exit``:
+``memory_lock`` for writing, under ``dev_set->lock``); v7.2 first drains the
+exported dma-bufs (``vfio_pci_dma_buf_cleanup``: ``memory_lock``).
+
 Not modelled: BAR zapping and mmap (``vma_lock``, mm locks), IRQ set-up and
-``igate`` users other than close/request, runtime PM, VGA/IGD, SR-IOV VFs of
-a vfio-pci PF, power states, eventfds.
+``igate`` users other than close/request, runtime PM states, VGA/IGD, SR-IOV
+VFs of a vfio-pci PF (``sriov_configure``, ``vfio_pci_vf_init``/``uninit``:
+the bus notifier's rwsem), power states, eventfds, exported dma-bufs (v7.2
+``vfio_pci_dma_buf_move`` under ``memory_lock`` in the resets and the
+cleanup: ``dma_resv_lock`` and unbounded waits for importers; no importer
+exists in the model, so the walks are empty).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pcilock._engine_imports import (
     RWSem,
     Shared,
     assert_held,
+    check,
     down_write_trylock,
     lock,
     read,
@@ -44,7 +53,7 @@ from pcilock._engine_imports import (
 from pcilock._engine_imports import down_write as _down_write
 from pcilock.kernel._model import K, mirrors
 
-EAGAIN, EINVAL, EBUSY = -11, -22, -16
+EAGAIN, EINVAL, EBUSY, ENODEV = -11, -22, -16, -19
 
 
 class VfioPciCoreDevice(Shared):
@@ -88,9 +97,18 @@ def vfio_pci_open_device(core_vdev):
     return 0
 
 
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="memory_lock for writing around the power flags (7.2: and "
+         "vfio_pci_dma_buf_move(vdev, false): no dma-buf exported in the model)", v61=371, v612=406, v72=456)
+def vfio_pci_runtime_pm_exit(vdev):
+    yield _down_write(vdev.memory_lock)
+    # __vfio_pci_runtime_pm_exit: pm_runtime_engaged never set in the model
+    yield up_write(vdev.memory_lock)
+
+
 def _disable_head(vdev):
     yield assert_held(vdev.vdev.dev_set.lock, "lockdep_assert_held(&vdev->vdev.dev_set->lock)")
-    # pm, D0, bus master off, IRQs off, regions/BARs freed: no PCI lock
+    yield from K.vfio_pci_runtime_pm_exit(vdev)
+    # pm_runtime_resume, D0, bus master off, IRQs off, regions/BARs freed: no PCI lock
     yield write(vdev, "needs_reset", True)
 
 
@@ -129,13 +147,33 @@ def vfio_pci_core_disable(vdev):  # noqa: F811
     yield from _disable_tail(vdev)
 
 
-@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="disable, then igate to drop the eventfds",
-         v61=682, v612=729, v72=817)
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="6.x: disable, then igate to drop the eventfds",
+         v61=682, v612=729)
 def vfio_pci_core_close_device(core_vdev):
     vdev = core_of(core_vdev)
+    # SR-IOV PF vf_token->lock (no vfio-pci PF with VFs in the model); eeh_dev_release (powerpc)
     yield from K.vfio_pci_core_disable(vdev)
     yield lock(vdev.igate)
     yield unlock(vdev.igate)
+
+
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="7.2: vfio_pci_dma_buf_cleanup first (memory_lock)",
+         v72=817)
+def vfio_pci_core_close_device(core_vdev):  # noqa: F811
+    vdev = core_of(core_vdev)
+    yield from K.vfio_pci_dma_buf_cleanup(vdev)
+    yield from K.vfio_pci_core_disable(vdev)
+    yield lock(vdev.igate)
+    yield unlock(vdev.igate)
+
+
+@mirrors("drivers/vfio/pci/vfio_pci_dmabuf.c", note="memory_lock for writing; the revoke of every exported "
+         "dma-buf (dma_resv_lock, the unbounded importer waits) and their registration puts: none is "
+         "exported in the model", v72=380)
+def vfio_pci_dma_buf_cleanup(vdev):
+    yield _down_write(vdev.memory_lock)
+    # vfio_pci_dma_buf_move(vdev, true); list walk: no dma-buf
+    yield up_write(vdev.memory_lock)
 
 
 @mirrors("drivers/vfio/pci/vfio_pci_core.c", note="6.1: under igate", v61=1798)
@@ -179,14 +217,30 @@ def _in_set(dev_set):
     return fn
 
 
-@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="pci_walk_bus over the slot's or bus's devices",
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="walk up to the device on slot->bus and compare its "
+         "slot; slot->bus and pdev->bus->self are immutable in the model (a kfree'd slot is not caught "
+         "here)", v61=795, v612=874, v72=964)
+def vfio_pci_dev_below_slot(pdev, slot):
+    if slot is None:
+        yield check(False, f"BUG: NULL pointer dereference: slot->bus (vfio_pci_dev_below_slot, {pdev.bdf})",
+                    kind="uaf", fatal=True)
+        return False
+    dev = pdev
+    while dev is not None:
+        if dev.bus is slot.bus:
+            return (yield read(dev, "slot")) is slot
+        dev = dev.bus.self
+    return False
+
+
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="pci_walk_bus over pdev's bus and below; with slot, only "
+         "the devices below walk->pdev->slot, re-read for every device (vfio_pci_walk_wrapper)",
          v61=821, v612=900, v72=990)
 def vfio_pci_for_each_slot_or_bus(pdev, fn, data, slot):
     ret = [0]
-    my_slot = yield read(pdev, "slot")
 
     def wrapper(dev, _):  # vfio_pci_walk_wrapper
-        if not slot or (yield read(dev, "slot")) is my_slot:
+        if not slot or (yield from K.vfio_pci_dev_below_slot(dev, (yield read(pdev, "slot")))):
             ret[0] = yield from fn(dev, data)
         return ret[0]
 
@@ -194,17 +248,18 @@ def vfio_pci_for_each_slot_or_bus(pdev, fn, data, slot):
     return ret[0]
 
 
-@mirrors("drivers/vfio/pci/vfio_pci_core.c", v61=2348, v612=2392, v72=2460)
+@mirrors("drivers/vfio/pci/vfio_pci_core.c", note="pdev->slot probed twice, as the C loads it twice",
+         v61=2348, v612=2392, v72=2460)
 def vfio_pci_dev_set_resettable(dev_set):
     yield assert_held(dev_set.lock, "lockdep_assert_held(&dev_set->lock)")
     devs = yield read(dev_set, "device_list")
     if not devs:
         return None
     pdev = devs[0].pdev
-    slot = yield read(pdev, "slot")
-    slot_ok = not (yield from K.pci_probe_reset_slot(slot))
-    if not slot_ok and (yield from K.pci_probe_reset_bus(pdev.bus)):
+    if (yield from K.pci_probe_reset_slot((yield read(pdev, "slot")))) and \
+            (yield from K.pci_probe_reset_bus(pdev.bus)):
         return None
+    slot_ok = not (yield from K.pci_probe_reset_slot((yield read(pdev, "slot"))))
     if (yield from K.vfio_pci_for_each_slot_or_bus(pdev, _in_set(dev_set), dev_set, slot_ok)):
         return None
     return pdev
@@ -279,7 +334,27 @@ def vfio_pci_dev_set_hot_reset(dev_set, groups):
 @mirrors("drivers/vfio/pci/vfio_pci_core.c", note="VFIO_DEVICE_PCI_HOT_RESET (group path)",
          v61=1246, v612=1436, v72=1503)
 def vfio_pci_ioctl_pci_hot_reset(vdev, groups):
+    pdev = vdev.pdev
+    slot = False
+    if not (yield from K.pci_probe_reset_slot((yield read(pdev, "slot")))):
+        slot = True
+    elif (yield from K.pci_probe_reset_bus(pdev.bus)):
+        return ENODEV
+    # vfio_pci_ioctl_pci_hot_reset_groups (6.12/7.2; inline in 6.1): how many devices the reset covers
+    count = [0]
+    ret = yield from K.vfio_pci_for_each_slot_or_bus(pdev, _count_devs(count), None, slot)
+    if ret:
+        return ret
+    # the group files (fdget), the vfio_pci_group_info; hdr.count checks: the model passes the caller's
     return (yield from K.vfio_pci_dev_set_hot_reset(vdev.vdev.dev_set, groups))
+
+
+def _count_devs(count):
+    def fn(pdev, data):  # vfio_pci_count_devs
+        count[0] += 1
+        return 0
+        yield
+    return fn
 
 
 # -- registration ------------------------------------------------------------------------------------
