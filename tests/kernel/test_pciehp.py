@@ -33,10 +33,19 @@ def scenario(tmp_path, body, name="t"):
     return load_scenario(p)
 
 
-def check(sc, regime, observe=None, seconds=240, **kw):
-    """Explore *sc* under *regime*; ``observe(world)`` is called at the end of every execution."""
+def check(sc, regime, observe=None, seconds=240, on_setup=None, **kw):
+    """Explore *sc* under *regime*; ``observe(world)`` is called at the end of every execution,
+    ``on_setup()`` at the start of every execution (also of those that do not complete)."""
     load_all()
     prog = make_program(sc, parse_regime(regime))
+    if on_setup is not None:
+        setup = prog.setup_fn
+
+        def fresh_setup():
+            on_setup()
+            return setup()
+
+        prog.setup_fn = fresh_setup
     if observe is not None:
         inner = prog.final_checks
 
@@ -401,3 +410,26 @@ def test_pull_on_a_port_enumerated_at_run_time(tmp_path):
     assert all(devs == () for _, devs, _ in ends), ends
     assert ("OFF", (), None) in ends  # pulled before the scan of the dock's secondary bus
     assert ("OFF", (), "perm_failure") in ends  # enumerated, then removed by the dock port's pciehp
+
+
+# -- H16: pcie_port_probe_service / pcie_port_bus_probe take a reference on the service device ----
+
+def test_service_device_reference_of_a_probe(tmp_path):
+    sc = scenario(tmp_path, DOCK_ABSENT + """
+    [[thread]]
+    name = "hw"
+    run = ["hotplug insertion 0000:00:1c.0"]
+    """)
+    refs = set()
+
+    def observe(world):
+        port = world.attrs["devices"]["0000:02:00.0"]
+        refs.add(tuple(svc.peek("refcount") for svc in port.pcie_services))
+
+    for regime in BASES:
+        refs.clear()
+        res = check(sc, regime, observe=observe)
+        assert res.verdict == "ok" and res.exhaustive, regime
+        # device_initialize's reference and the probe's get_device
+        assert refs == {(2,)}, (regime, refs)
+

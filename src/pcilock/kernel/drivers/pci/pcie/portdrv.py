@@ -80,19 +80,27 @@ def _services(port):
     return getattr(port, "pcie_services", [])
 
 
+def _probe_get(dev):
+    status = yield from _driver_probe(dev)
+    if status:
+        return status
+    yield from K.get_device(dev)  # dropped by the remove side's put_device
+    return 0
+
+
 @mirrors("drivers/pci/pcie/portdrv_core.c", note="6.1", v61=502)
 def pcie_port_probe_service(dev):
-    return (yield from _driver_probe(dev))
+    return (yield from _probe_get(dev))
 
 
 @mirrors("drivers/pci/pcie/portdrv.c", v612=517)
 def pcie_port_probe_service(dev):  # noqa: F811
-    return (yield from _driver_probe(dev))
+    return (yield from _probe_get(dev))
 
 
 @mirrors("drivers/pci/pcie/portdrv.c", note="7.2: pcie_port_bus_type.probe", v72=534)
 def pcie_port_bus_probe(dev):
-    return (yield from _driver_probe(dev))
+    return (yield from _probe_get(dev))
 
 
 @mirrors("drivers/pci/pcie/portdrv_core.c", note="6.1", v61=533)
@@ -200,6 +208,7 @@ def _remove_iter(dev):
         yield write(dev, "driver", None)
     yield from K.device_unlock(dev)
     yield write(dev, "registered", False)
+    yield from K.put_device(dev)  # device_unregister: the reference of device_initialize
 
 
 _ITER_NOTE = ("device_unregister(svc): device_del (device_lock(svc) to kill it), bus_remove_device -> "
@@ -221,12 +230,15 @@ def remove_iter(dev):  # noqa: F811
 def pcie_port_device_remove(dev):
     for svc in _services(dev):
         yield from K.remove_iter(svc)
+    # pci_free_irq_vectors(dev): msi_lock_descs (a leaf mutex); pci_disable_device(dev): no lock
 
 
-@mirrors("drivers/pci/pcie/portdrv.c", v612=503, v72=505)
+@mirrors("drivers/pci/pcie/portdrv.c", note="device_for_each_child(remove_iter); pci_free_irq_vectors",
+         v612=503, v72=505)
 def pcie_port_device_remove(dev):  # noqa: F811
     for svc in _services(dev):
         yield from K.remove_iter(svc)
+    # pci_free_irq_vectors(dev): msi_lock_descs (a leaf mutex)
 
 
 @mirrors("drivers/pci/pcie/portdrv_pci.c", note="6.1", v61=101)
@@ -264,6 +276,7 @@ def _boot_world(dev, attrs, version):
         svc = PcieDevice(dev, service)
         svc.poke("registered", True)
         svc.poke("driver", SERVICE_DRIVERS[service])
+        svc.poke("refcount", svc.peek("refcount") + 1)  # the probe's get_device
         services.append(svc)
         dev.pcie_services = list(services)
         if service == PCIE_PORT_SERVICE_AER:
