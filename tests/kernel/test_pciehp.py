@@ -433,3 +433,78 @@ def test_service_device_reference_of_a_probe(tmp_path):
         # device_initialize's reference and the probe's get_device
         assert refs == {(2,)}, (regime, refs)
 
+
+# -- H12: v6.1 vfio_device_fops_release unassigns the container (group_lock) before the put -------
+
+def _record_calls(monkeypatch, names, calls):
+    from pcilock.kernel import _model
+
+    load_all()
+    for name in names:
+        variants = []
+        for cit, fn in _model.REGISTRY[name]:
+            def w(*a, _fn=fn, _name=name, **k):
+                calls.append(_name)
+                return (yield from _fn(*a, **k))
+            variants.append((cit, w))
+        monkeypatch.setitem(_model.REGISTRY, name, variants)
+
+
+def test_v61_vfio_release_unassigns_the_container(tmp_path, monkeypatch):
+    calls = []
+    _record_calls(monkeypatch, ("vfio_device_unassign_container", "vfio_device_put_registration"), calls)
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "vfio-pci"
+    driver_options = { open_by = "qemu" }
+
+    [[thread]]
+    name = "qemu"
+    run = ["vfio close 0000:01:00.0"]
+    """)
+    res = check(sc, "v6.1")
+    assert res.verdict == "ok" and res.exhaustive
+    assert calls and calls[:2] == ["vfio_device_unassign_container", "vfio_device_put_registration"], calls
+
+
+# -- H15: vfio_unregister_group_dev calls ops->request again after a timed wait -------------------
+
+def test_vfio_remove_requests_again_while_the_user_keeps_the_device(tmp_path, monkeypatch):
+    calls = []
+    _record_calls(monkeypatch, ("vfio_pci_core_request", "vfio_device_fops_release"), calls)
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "vfio-pci"
+    driver_options = { open_by = "qemu" }
+
+    [[thread]]
+    name = "admin"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/remove"]
+
+    [[thread]]
+    name = "qemu"
+    run = ["vfio close 0000:01:00.0"]
+    """)
+    counts = set()
+
+    def observe(world):
+        counts.add(calls.count("vfio_pci_core_request"))
+
+    for regime in ("v6.1", "v7.2"):
+        counts.clear()
+        res = check(sc, regime, observe=observe, on_setup=calls.clear)
+        assert res.verdict == "ok" and res.exhaustive, (regime, res.verdict)
+        # no request (closed first), one (closed during the first timed wait), two (closed later)
+        assert counts == {0, 1, 2}, (regime, counts)

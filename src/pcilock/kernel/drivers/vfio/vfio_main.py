@@ -14,7 +14,8 @@ Per version (notes §6):
   to assign the container, then L(dev_set->lock) → first open:
   L(group_lock) → ``open_device``.  Close = ``vfio_device_fops_release``:
   L(dev_set->lock) → L(group_lock) → last close: ``close_device`` → U → U,
-  then ``vfio_device_put_registration``.  The unregistration waits for the
+  then ``vfio_device_unassign_container`` (L(group_lock)) and
+  ``vfio_device_put_registration``.  The unregistration waits for the
   users *before* taking the device off the group list: a new open can still
   get a registration while ``.remove`` waits.
 * v6.12/v7.2: open = ``vfio_device_get_from_name`` + ``vfio_df_group_open``:
@@ -28,7 +29,9 @@ The wait of ``vfio_unregister_group_dev`` (``wait_for_completion*_timeout``
 in a loop that never gives up) is one ``wait_for_completion(device->comp)``
 whose providers are the userspace tasks holding a file of the device: the
 remover waits *for them*; if they exit without closing, it is a hang.
-``ops->request`` is called before the wait (v6.1 takes ``vdev->igate``).
+``ops->request`` is called before the wait and again after a timed wait
+that did not see the completion (twice in the model; v6.1 takes
+``vdev->igate`` each time).
 The first open takes a reference on the driver's module (v6.1: every open;
 put at the last close / at each release), so ``modprobe -r vfio-pci`` fails
 while a file is open.  The cdev/iommufd path, KVM and containers are not
@@ -212,6 +215,7 @@ def vfio_device_open(device):
     yield unlock(device.group.group_lock)
     owner = device.owner  # device->dev->driver->owner (see VfioDevice.owner)
     if not (yield from K.try_module_get(owner)):
+        yield from K.vfio_device_unassign_container(device)
         return ENODEV
     yield lock(device.dev_set.lock)
     n = (yield rmw(device, "open_count", lambda v: v + 1)) + 1
@@ -224,6 +228,7 @@ def vfio_device_open(device):
             yield rmw(device, "open_count", lambda v: v - 1)
             yield unlock(device.dev_set.lock)
             yield from K.module_put(owner)
+            yield from K.vfio_device_unassign_container(device)
             return ret
         yield unlock(device.group.group_lock)
     yield unlock(device.dev_set.lock)
@@ -241,8 +246,16 @@ def vfio_device_fops_release(device):
     yield rmw(device, "open_count", lambda v: v - 1)
     yield unlock(device.dev_set.lock)
     yield from K.module_put(device.owner)
+    yield from K.vfio_device_unassign_container(device)
     yield from K.vfio_device_put_registration(device)
     return 0
+
+
+@mirrors("drivers/vfio/container.c", note="6.1: group_lock around container_users-- and fput of the group "
+         "file", v61=532)
+def vfio_device_unassign_container(device):
+    yield lock(device.group.group_lock)
+    yield unlock(device.group.group_lock)
 
 
 @mirrors("drivers/vfio/vfio_main.c", note="6.1: VFIO_GROUP_GET_DEVICE_FD", v61=835)
@@ -363,16 +376,30 @@ def _group_unregister(device):
     yield unlock(device.group.device_lock)
 
 
+_REQUESTS = 2  # the model's bound on ops->request calls (see _wait_for_users)
+
+
 def _wait_for_users(device):
+    """The loop of vfio_unregister_group_dev: ``ops->request(device, i++)``, then a 10 s timed wait,
+    until the last user's put completes ``device->comp``.
+
+    Time is free in the model, so a timed wait that finds the completion not yet done may
+    always have timed out: the first wait is a ``try_wait_for_completion`` (done, or the
+    timeout: request again), the second an unbounded wait.  Two requests show everything a
+    third would (v6.1's ``igate`` is taken again, when it may be held); more are not modelled.
+    """
     yield from K.vfio_device_put_registration(device)
     rc = yield try_wait_for_completion(device.comp)
     i = 0
     while not rc:
         if device.ops.get("request"):
             yield from getattr(K, device.ops["request"])(device, i)
-            i += 1
-        yield wait_for_completion(device.comp)  # the 10 s timed waits, forever
-        rc = True
+        i += 1
+        if i < _REQUESTS:
+            rc = yield try_wait_for_completion(device.comp)  # wait_for_completion_*_timeout: timed out?
+        else:
+            yield wait_for_completion(device.comp)  # the later timed waits, until the users are gone
+            rc = True
 
 
 @mirrors("drivers/vfio/vfio_main.c", note="6.1: wait for the users, then off the group list", v61=634)
