@@ -249,7 +249,7 @@ def vfio_pci_for_each_slot_or_bus(pdev, fn, data, slot):
 
 
 @mirrors("drivers/vfio/pci/vfio_pci_core.c", note="pdev->slot probed twice, as the C loads it twice",
-         v61=2348, v612=2392, v72=2460)
+         v61=2347, v612=2391, v72=2459)
 def vfio_pci_dev_set_resettable(dev_set):
     yield assert_held(dev_set.lock, "lockdep_assert_held(&dev_set->lock)")
     devs = yield read(dev_set, "device_list")
