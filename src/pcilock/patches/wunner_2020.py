@@ -384,19 +384,18 @@ def pci_slot_trylock(slot):
     if bridge is not None and not (yield from K.pci_dev_trylock(bridge)):
         yield up_write(slot.reset_lock)
         return False
-    done = []
-    for dev in (yield read(slot.bus, "devices")):
+    devices = yield read(slot.bus, "devices")
+    for i, dev in enumerate(devices):
         if not (yield from _in_slot(dev, slot)):
             continue
         sub = yield read(dev, "subordinate")
         ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
         if not ok:
-            yield from _unlock_reverse(done)
+            yield from _unlock_reverse(devices, i, slot)
             if bridge is not None:
                 yield from K.pci_dev_unlock(bridge)
             yield up_write(slot.reset_lock)
             return False
-        done.append((dev, sub))
     return True
 
 

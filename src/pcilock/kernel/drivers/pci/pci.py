@@ -523,8 +523,13 @@ def pci_bus_unlock(bus):
     yield from K.pci_dev_unlock(bus.self)
 
 
-def _unlock_reverse(done):
-    for dev, sub in reversed(done):
+def _unlock_reverse(devices, failed, slot=None):
+    # unlock: list_for_each_entry_continue_reverse from the entry before the failed one, re-reading
+    # dev->slot (slot trylocks) and dev->subordinate as the C does
+    for dev in reversed(devices[:failed]):
+        if slot is not None and not (yield from _in_slot(dev, slot)):
+            continue
+        sub = yield read(dev, "subordinate")
         if sub is not None:
             yield from K.pci_bus_unlock(sub)
         else:
@@ -535,15 +540,14 @@ def _unlock_reverse(done):
 def pci_bus_trylock(bus):
     if not (yield from K.pci_dev_trylock(bus.self)):
         return False
-    done = []
-    for dev in (yield read(bus, "devices")):
+    devices = yield read(bus, "devices")
+    for i, dev in enumerate(devices):
         sub = yield read(dev, "subordinate")
         ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
         if not ok:
-            yield from _unlock_reverse(done)
+            yield from _unlock_reverse(devices, i)
             yield from K.pci_dev_unlock(bus.self)
             return False
-        done.append((dev, sub))
     return True
 
 
@@ -582,18 +586,17 @@ def pci_slot_trylock(slot):
     bridge = slot.bus.self
     if bridge is not None and not (yield from K.pci_dev_trylock(bridge)):
         return False
-    done = []
-    for dev in (yield read(slot.bus, "devices")):
+    devices = yield read(slot.bus, "devices")
+    for i, dev in enumerate(devices):
         if not (yield from _in_slot(dev, slot)):
             continue
         sub = yield read(dev, "subordinate")
         ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
         if not ok:
-            yield from _unlock_reverse(done)
+            yield from _unlock_reverse(devices, i, slot)
             if bridge is not None:
                 yield from K.pci_dev_unlock(bridge)
             return False
-        done.append((dev, sub))
     return True
 
 
@@ -634,18 +637,17 @@ def __pci_bus_trylock(bus, slot):
     bridge = bus.self
     if bridge is not None and not (yield from K.pci_dev_trylock(bridge)):
         return False
-    done = []
-    for dev in (yield read(bus, "devices")):
+    devices = yield read(bus, "devices")
+    for i, dev in enumerate(devices):
         if slot is not None and not (yield from _in_slot(dev, slot)):
             continue
         sub = yield read(dev, "subordinate")
         ok = (yield from K.pci_bus_trylock(sub)) if sub is not None else (yield from K.pci_dev_trylock(dev))
         if not ok:
-            yield from _unlock_reverse(done)
+            yield from _unlock_reverse(devices, i, slot)
             if bridge is not None:
                 yield from K.pci_dev_unlock(bridge)
             return False
-        done.append((dev, sub))
     return True
 
 
