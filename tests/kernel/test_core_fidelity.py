@@ -460,3 +460,56 @@ def test_a_second_vf_on_the_new_bus_finds_it_under_pci_bus_sem(tmp_path):
                  and any(f[0] == "pci_find_next_bus" for f in e.stack)]
         # VF 0: no bus 02 yet (the one root bus, then the end of the list), VF 1: found below the root
         assert len(finds) == 3, (regime, [e.text for e in finds])
+
+
+# -- audit-core F11: pci_bus_sem readers (rescan_store, resources, pci_find_bus, ASPM link state) ----
+
+def test_pci_bus_sem_readers_of_rescan_and_vf_removal(tmp_path):
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 2, num_vfs = 2, drivers_autoprobe = false }
+
+    [[thread]]
+    name = "t"
+    run = ["echo 0 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "echo 1 > /sys/bus/pci/rescan"]
+    """)
+    for regime in ("v6.1", "v7.2"):
+        trace = _trace(sc, regime)
+        readers = [next(f[0] for f in reversed(e.stack) if not f[0].startswith("_"))
+                   for e in trace if e.text.startswith("down_read(pci_bus_sem)")]
+        # each VF removal: pcie_aspm_exit_link_state (the port above has a link state; the VFs are not its
+        # function 0, so nothing is freed); the rescan: the root bus list, bridge sizing, pci_find_bus
+        assert readers.count("pcie_aspm_exit_link_state") == 2, (regime, readers)
+        assert readers.count("pci_find_next_bus") >= 2, (regime, readers)
+        assert "pci_assign_unassigned_bus_resources" in readers, (regime, readers)
+        aspm = [e for e in trace if e.text.startswith("lock(aspm_lock)")]
+        assert len(aspm) == 2, (regime, len(aspm))
+
+
+def test_link_state_freed_with_function_0_and_recreated_on_insertion(tmp_path):
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "nvme"
+
+    [[thread]]
+    name = "t"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/remove",
+           "echo 1 > /sys/bus/pci/devices/0000:00:1c.0/rescan", "echo 1 > /sys/bus/pci/rescan"]
+    """)
+    states = []
+    # the new pci_dev of 01:00.0 (the removed one freed the link state; the rescan made a new one)
+    check(sc, "v7.2", observe=lambda w: states.append(
+        (w.attrs["devices"]["0000:00:1c.0"].link_state,
+         w.attrs["devices"]["0000:00:1c.0"].link_downstream is w.attrs["devices"]["0000:01:00.0"])))
+    assert set(states) == {(True, True)}, states

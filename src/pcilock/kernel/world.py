@@ -304,7 +304,23 @@ class World:
                 bus.dev.kn = make_nodes(bus.name, ("rescan",))
                 bus.dev.poke("registered", True)
         a["pci_bus_type"].poke("klist", tuple(klist))
+        self._boot_link_states()
         return a
+
+    def _boot_link_states(self):
+        # pcie_aspm_init_link_state at boot: each downstream port with devices below it has a link
+        from pcilock.kernel.drivers.pci.pcie.aspm import pci_function_0, pcie_downstream_port
+
+        for dev in self.attrs["devices"].values():
+            sub = dev.peek("subordinate")
+            if sub is None or not pcie_downstream_port(dev):
+                continue
+            if dev.type == "root-port" and dev.bus.self is not None:
+                continue
+            devs = sub.peek("devices")
+            if devs:
+                dev.link_state = True
+                dev.link_downstream = pci_function_0(devs)
 
     def _booted(self, dev, bus, klist):
         dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pcilock._engine_imports import read
-from pcilock.kernel._model import K, W, mirrors
+from pcilock.kernel._model import K, mirrors
 
 EINVAL = -22
 
@@ -37,7 +37,7 @@ def dev_rescan_store(dev, buf):
     return len(buf)
 
 
-@mirrors("drivers/pci/pci-sysfs.c", note="/sys/bus/pci/rescan: every bus, root buses first",
+@mirrors("drivers/pci/pci-sysfs.c", note="/sys/bus/pci/rescan: each root bus from pci_find_next_bus",
          v61=454, v612=452, v72=462)
 def rescan_store(buf):
     val = _ulong(buf)
@@ -45,7 +45,8 @@ def rescan_store(buf):
         return EINVAL
     if val:
         yield from K.pci_lock_rescan_remove()
-        for b in W.root_buses:
+        b = None
+        while (b := (yield from K.pci_find_next_bus(b))) is not None:  # pci_bus_sem read per step
             yield from K.pci_rescan_bus(b)
         yield from K.pci_unlock_rescan_remove()
     return len(buf)

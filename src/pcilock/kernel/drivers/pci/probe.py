@@ -9,8 +9,10 @@ assignment is not modelled (it takes no lock of the model).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import down_write, lock, read, unlock, up_write, write
+from pcilock._engine_imports import down_read, down_write, lock, read, unlock, up_read, up_write, write
 from pcilock.kernel._model import K, W, mirrors
+
+PCI_DEV_ADDED = 0
 
 
 @mirrors("drivers/pci/probe.c", v61=3356, v612=3389, v72=3512)
@@ -26,36 +28,56 @@ def pci_unlock_rescan_remove():
 @mirrors("drivers/pci/probe.c", v61=3338, v612=3371, v72=3494)
 def pci_rescan_bus(bus):
     n = yield from K.pci_scan_child_bus(bus)
-    # pci_assign_unassigned_bus_resources(bus): resources only
+    yield from K.pci_assign_unassigned_bus_resources(bus)
     yield from K.pci_bus_add_devices(bus)
     return n
+
+
+@mirrors("drivers/pci/setup-bus.c", note="sizes the bridges of the bus under pci_bus_sem read; the "
+         "assignment itself takes no lock of the model", v61=2410, v612=2484, v72=2481)
+def pci_assign_unassigned_bus_resources(bus):
+    yield down_read(W.pci_bus_sem)
+    yield read(bus, "devices")  # for_each_pci_bridge: __pci_bus_size_bridges of each subordinate bus
+    yield up_read(W.pci_bus_sem)
+    # __pci_bus_assign_resources(bus, &add_list, NULL)
 
 
 @mirrors("drivers/pci/probe.c", v61=3315, v612=3348, v72=3471)
 def pci_rescan_bus_bridge_resize(bridge):
     bus = yield read(bridge, "subordinate")
     n = yield from K.pci_scan_child_bus(bus)
+    # pci_assign_unassigned_bridge_resources(bridge): no pci_bus_sem
     yield from K.pci_bus_add_devices(bus)
     return n
 
 
-@mirrors("drivers/pci/probe.c", note="pci_scan_child_bus -> pci_scan_child_bus_extend: slots, then bridges",
-         v61=3062, v612=3093, v72=3205)
+@mirrors("drivers/pci/probe.c", note="pci_scan_child_bus -> pci_scan_child_bus_extend: slots, then bridges; "
+         "each slot's tail of pci_scan_slot (link state of the bus's port) is kept", v61=3062, v612=3093,
+         v72=3205)
 def pci_scan_child_bus(bus):
     n = 0
-    for devfn in (yield from W.read_hw_devfns(bus)):
-        if (yield from K.pci_scan_single_device(bus, devfn)) is not None:
-            n += 1
+    devfns = yield from W.read_hw_devfns(bus)
+    for slot in sorted({d >> 3 for d in devfns}):
+        nr = 0
+        for devfn in [d for d in devfns if (d >> 3) == slot]:
+            dev = yield from K.pci_scan_single_device(bus, devfn)
+            if dev is not None:
+                n += 1
+                if PCI_DEV_ADDED not in (yield read(dev, "priv_flags", marked=True)):
+                    nr += 1
+        if bus.self is not None and nr:
+            yield from K.pcie_aspm_init_link_state(bus.self)
     for dev in (yield read(bus, "devices")):
         if dev.child_bus_number is not None:
             yield from K.pci_scan_bridge_extend(bus, dev)
     return n
 
 
-@mirrors("drivers/pci/probe.c", note="existing child bus: rescan it; otherwise pci_add_new_bus",
-         v61=1199, v612=1228, v72=1313)
+@mirrors("drivers/pci/probe.c", note="the secondary bus found with pci_find_bus (a rescan, or a bus already "
+         "there) or added; bus-number assignment is the topology's; pm_runtime_get_sync of the bridge not "
+         "modelled", v61=1261, v612=1290, v72=1395)
 def pci_scan_bridge_extend(bus, dev):
-    child = yield read(dev, "subordinate")
+    child = yield from K.pci_find_bus(bus.domain, dev.child_bus_number)
     if child is None:
         child = yield from K.pci_add_new_bus(bus, dev, dev.child_bus_number)
     yield from K.pci_scan_child_bus(child)
@@ -134,8 +156,10 @@ def pci_scan_slot(bus, devfn):
             if fn_devfn == devfn:
                 break
             continue
-        if 0 not in (yield read(dev, "priv_flags")):  # !pci_dev_is_added(dev)
+        if PCI_DEV_ADDED not in (yield read(dev, "priv_flags", marked=True)):  # !pci_dev_is_added: test_bit
             nr += 1
+    if bus.self is not None and nr:
+        yield from K.pcie_aspm_init_link_state(bus.self)
     return nr
 
 

@@ -35,6 +35,9 @@ def pci_destroy_dev(dev):
     devs = yield read(dev.bus, "devices")  # list_del(&dev->bus_list): a plain list update
     yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev))
     yield up_write(W.pci_bus_sem)
+    yield from K.pcie_aspm_exit_link_state(dev)
+    # elided: pci_bridge_d3_update(dev) - a pci_walk_bus (pci_bus_sem read) only when the platform lets
+    # the upstream bridge go to D3 (pci_bridge_d3_possible) and D3 is not allowed yet; not modelled
     yield from K.put_device(dev)
 
 
@@ -43,11 +46,16 @@ def pci_destroy_dev(dev):  # noqa: F811
     flags = yield rmw(dev, "priv_flags", lambda f: f | {PCI_DEV_REMOVED})
     if PCI_DEV_REMOVED in flags:
         return
+    # elided: pci_doe_sysfs_teardown, pci_npem_remove; pci_tsm_destroy (CONFIG_PCI_TSM: pci_tsm_rwsem
+    # write; its reader is pci_device_add's pci_tsm_init) - not modelled
     yield from K.device_del(dev)
     yield down_write(W.pci_bus_sem)
     devs = yield read(dev.bus, "devices")  # list_del(&dev->bus_list): a plain list update
     yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev))
     yield up_write(W.pci_bus_sem)
+    # pci_doe_destroy, pci_ide_destroy: no lock of the model
+    yield from K.pcie_aspm_exit_link_state(dev)
+    # elided: pci_bridge_d3_update(dev) (see the 6.x variant)
     yield from K.put_device(dev)
 
 

@@ -79,6 +79,8 @@ class PciDev(Device):
         self.numa_node = NUMA_NO_NODE
         self.reset_methods = ()
         self.hotplug_ctrl = None  # pciehp controller of a hotplug port
+        self.link_state = False  # a struct pcie_link_state exists (downstream ports; changed under aspm_lock)
+        self.link_downstream = None  # link->downstream: the link's function 0
         self.cfg_access = Mutex(f"pci_cfg_access_lock {bdf}", "pci_cfg_access_lock")
         self.present = True
         self.spec = None  # the DeviceSpec it came from
@@ -166,4 +168,5 @@ def new_global_locks():
         "pci_rescan_remove_lock": Mutex("pci_rescan_remove_lock"),
         "pci_bus_sem": RWSem("pci_bus_sem"),
         "pci_slot_mutex": Mutex("pci_slot_mutex"),
+        "aspm_lock": Mutex("aspm_lock"),  # drivers/pci/pcie/aspm.c
     }
