@@ -2,9 +2,31 @@
 
 For PCI devices ``__device_driver_lock(dev, parent)`` is just ``device_lock(dev)``:
 ``pci_bus_type`` does not set ``need_parent_lock`` (all three versions).
-Device links (``device_links_busy``) and runtime PM are not modelled: no PCI
-path in the seeds has managed device links, and runtime PM takes no lock that
-can take part in these cycles.
+Device links (``device_links_busy``) are not modelled: no PCI path in the
+catalogue has managed device links.
+
+Runtime PM is not modelled, by decision (audit-core F8).  Its waits under the
+locks of the model are ``pm_runtime_get_sync(dev->parent)`` under
+``device_lock(dev)`` (``__driver_probe_device``, ``__device_attach``),
+``pm_runtime_get_sync(dev)`` in ``__device_release_driver`` and
+``pci_device_remove``, and ``pm_runtime_get_sync(bridge)`` under
+pci_rescan_remove_lock in ``pci_scan_bridge_extend``.  Resuming a suspended
+pciehp port runs ``pciehp_check_presence``: ``reset_lock`` (read), then
+``state_lock``, both released before the resume returns.  That is the only lock
+of the model a resume takes, and it closes no cycle:
+- every task that holds ``reset_lock`` while waiting for something else is the
+  port's IRQ thread (read; it waits for pci_rescan_remove_lock and device locks),
+  and ``pciehp_ist`` holds a runtime-PM reference on the port for that whole
+  time (``pci_config_pm_runtime_get``), so the port is active and a concurrent
+  ``pm_runtime_get_sync`` of it returns without running the resume;
+- the writer (``pciehp_reset_slot``) holds ``reset_lock`` only around the bus
+  reset, waiting for nothing; and the resume's own ``state_lock`` section waits
+  for nothing.
+So an edge X -> reset_lock(read) from a resume can only wait for a reset in
+progress or for another resume, which finish without it: no wait-for cycle in
+any scenario the catalogue can write.  The assumption is stated for the
+catalogue (ports are not runtime-suspended while they hold their reset lock,
+which is what the kernel guarantees), not "ports never suspend".
 """
 
 from __future__ import annotations
