@@ -40,12 +40,17 @@ Every access to it is marked: the kernel's side is a config access (under
 ``pci_lock``), the other side is the device; neither is a data race.
 A change of a status bit while its enable and HPIE are set and all enabled
 status bits were clear sends an MSI (PCIe r6.0 sec 6.7.3.4): the model starts
-a hard-IRQ thread (:func:`pcilock.kernel.kernel.irq.manage.raise_irq`).
+a hard-IRQ thread (:func:`pcilock.kernel.kernel.irq.manage.raise_irq`).  A
+Slot Control write that enables an event whose status bit is already set may
+or may not send one (optional in the spec): both are explored
+(:func:`hw_control_written`).  Presence and link of a pull or an insertion
+change in one step (one MSI for PDC and DLLSC together); hardware that
+reports them apart, with two interrupts, is not modelled.
 """
 
 from __future__ import annotations
 
-from pcilock._engine_imports import Completion, Mutex, RWSem, Shared, read, rmw, spawn
+from pcilock._engine_imports import Completion, Mutex, RWSem, Shared, choose, read, rmw, spawn
 from pcilock.kernel.kernel.workqueue import DelayedWork
 
 # Slot Status (include/uapi/linux/pci_regs.h)
@@ -171,6 +176,23 @@ def hw_event(hw, bits):
     en = enabled_events(ctl)
     if hw.irq is not None and ctl & SLTCTL_HPIE and bits & en and not old & en:
         yield raise_irq(hw.irq)
+
+
+def hw_control_written(hw, old_ctl, new_ctl):
+    """Slot Control written: an event whose status bit is already set and that this write enables
+    (with HPIE) *may* make the port send an MSI: optional per PCIe r6.0 sec 6.7.3.4 (pciehp_core.c
+    says so above pciehp_check_presence), so both are explored (a ``choose``)."""
+    from pcilock.kernel.kernel.irq.manage import raise_irq
+
+    if hw.irq is None or not new_ctl & SLTCTL_HPIE:
+        return
+    was = enabled_events(old_ctl) if old_ctl & SLTCTL_HPIE else 0
+    if not enabled_events(new_ctl) & ~was:
+        return  # nothing newly enabled (a mask, a disable): no edge possible, no register read
+    sta = yield read(hw, "sltsta", marked=True)
+    if sta & enabled_events(new_ctl) and not sta & was:
+        if (yield choose(2, f"{hw.bdf}: MSI for an event set before it was enabled")):
+            yield raise_irq(hw.irq)
 
 
 def hw_link_change(hw, presence, link):

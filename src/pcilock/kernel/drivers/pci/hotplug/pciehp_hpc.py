@@ -60,6 +60,7 @@ from .pciehp import (
     SLTSTA_MRLSC,
     SLTSTA_PDC,
     SLTSTA_PFD,
+    hw_control_written,
     requester_generation,
 )
 
@@ -83,7 +84,8 @@ def pciehp_free_irq(ctrl):
 def pcie_do_write_cmd(ctrl, cmd, mask, wait):
     yield lock(ctrl.ctrl_lock)
     if not (yield read(ctrl.hw, "gone", marked=True)):  # PCI_POSSIBLE_ERROR(slot_ctrl): no response
-        yield rmw(ctrl.hw, "sltctl", lambda v: (v & ~mask) | (cmd & mask))
+        old = yield rmw(ctrl.hw, "sltctl", lambda v: (v & ~mask) | (cmd & mask))
+        yield from hw_control_written(ctrl.hw, old, (old & ~mask) | (cmd & mask))  # the port (hardware)
     yield unlock(ctrl.ctrl_lock)
 
 
