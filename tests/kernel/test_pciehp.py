@@ -600,3 +600,36 @@ def test_unmask_after_a_reset_may_signal_a_pull_latched_while_masked(tmp_path, m
     assert res.verdict == "ok" and res.exhaustive
     assert "hw_control_written" in callers and "hw_event" in callers
     assert ends == {0, 1}  # removed, or the pull's events lost (cleared by the reset, or never signalled)
+
+
+# -- H14: the hot reset's walk re-reads walk->pdev->slot for every device --------------------------
+
+def test_hot_reset_walk_rereads_the_slot_pointer(tmp_path):
+    # vfio_pci_walk_wrapper -> vfio_pci_dev_below_slot(pdev, walk->pdev->slot) loads pdev->slot for
+    # every device of the walk; pcieport's unbind (pciehp_remove -> pci_hp_destroy -> the slot's
+    # release) sets it to NULL without a lock the walk holds (both hold pci_bus_sem for reading):
+    # slot->bus is then a NULL dereference (the model read the slot once before the walk).
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "vfio-pci"
+    driver_options = { open_by = "qemu" }
+
+    [[thread]]
+    name = "qemu"
+    run = ["vfio hot-reset 0000:01:00.0"]
+
+    [[thread]]
+    name = "admin"
+    run = ["echo 0000:00:1c.0 > /sys/bus/pci/drivers/pcieport/unbind"]
+    """)
+    res = check(sc, "v6.12", stop_on_first=False, minimize_found=False)
+    assert res.exhaustive
+    assert [f for f in res.found if f.kind == "uaf" and "vfio_pci_dev_below_slot" in f.message]
