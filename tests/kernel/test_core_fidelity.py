@@ -513,3 +513,41 @@ def test_link_state_freed_with_function_0_and_recreated_on_insertion(tmp_path):
         (w.attrs["devices"]["0000:00:1c.0"].link_state,
          w.attrs["devices"]["0000:00:1c.0"].link_downstream is w.attrs["devices"]["0000:01:00.0"])))
     assert set(states) == {(True, True)}, states
+
+
+# -- audit-iov F6: mlx5_core's devlink sections are not empty ------------------------------------------
+
+def _held_at(trace, prefix):
+    return [[name for name, _ in e.held] for e in trace if e.text.startswith(prefix)]
+
+
+def test_mlx5_probe_remove_and_switchdev_sriov_take_rtnl_under_devlink(tmp_path):
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    driver_options = { switchdev = 1 }
+    sriov = { total_vfs = 2, num_vfs = 0 }
+    vf_driver = "mlx5_core"
+
+    [[thread]]
+    name = "t"
+    run = ["echo 0000:01:00.0 > /sys/bus/pci/drivers/mlx5_core/unbind",
+           "echo 0000:01:00.0 > /sys/bus/pci/drivers/mlx5_core/bind",
+           "echo 1 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """)
+    pf = "0000:01:00.0"
+    for regime, intf in (("v6.1", "mlx5_intf_mutex"), ("v7.2", f"&comp->sem {pf}")):
+        held = _held_at(_trace(sc, regime), "lock(rtnl_mutex)")
+        core = [f"&dev->mutex {pf}", f"&devlink->lock {pf}", f"&dev->intf_state_mutex {pf}", intf]
+        # remove_one (unbind), probe_one (bind): the mlx5e auxiliary driver's netdev
+        assert sum(all(x in h for x in core) for h in held) == 2, (regime, held)
+        # the VF representor of the switchdev e-switch, under the PF's devlink lock (7.2: reps_lock too)
+        esw = [f"&dev->mutex {pf}", "pci_rescan_remove_lock", f"&devlink->lock {pf}"]
+        if regime == "v7.2":
+            esw.append(f"&esw->offloads.reps_lock {pf}")
+        assert any(all(x in h for x in esw) for h in held), (regime, held)
+        # the VF itself is an mlx5 device too: its probe registers its netdev under its own devlink lock
+        vf = "0000:01:00.1"
+        assert any(f"&devlink->lock {vf}" in h for h in held), (regime, held)

@@ -32,7 +32,7 @@ PORTS = ("root-port", "upstream-port", "downstream-port")
 # pci_reset_fn_methods[] (drivers/pci/pci.c), in the kernel's order
 RESET_METHODS = ("device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus")
 # driver_options each model driver reads (pdev.spec.driver_options)
-DRIVER_OPTIONS = {"igb": ("max_vfs",), "vfio-pci": ("open_by",)}
+DRIVER_OPTIONS = {"igb": ("max_vfs",), "vfio-pci": ("open_by",), "mlx5_core": ("switchdev",)}
 # driver options whose value names a [[thread]] (the others are non-negative integers)
 THREAD_OPTIONS = ("open_by",)
 
