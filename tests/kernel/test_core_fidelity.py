@@ -551,3 +551,39 @@ def test_mlx5_probe_remove_and_switchdev_sriov_take_rtnl_under_devlink(tmp_path)
         # the VF itself is an mlx5 device too: its probe registers its netdev under its own devlink lock
         vf = "0000:01:00.1"
         assert any(f"&devlink->lock {vf}" in h for h in held), (regime, held)
+
+
+# -- audit-iov F18: reset methods of a VF in a hotplug slot ---------------------------------------------
+
+def test_vf_reset_methods_in_a_pciehp_slot(tmp_path):
+    # pci_device_add -> pci_init_reset_methods: "bus" through pciehp's slot reset when the VF's dev->slot
+    # is the port's hotplug slot (6.x: slot 0 matches the VFs of device 0, 7.2: every device), not
+    # through a parent-bus reset (the PF shares the bus)
+    body = """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    %s
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 1, num_vfs = 0, drivers_autoprobe = false }
+
+    [[thread]]
+    name = "numvfs"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """
+    from pcilock.kernel.drivers.pci.pci import reset_methods_of
+
+    for hp, want in (("hotplug = true\n    slot = 1", ("flr", "bus")), ("", ("flr",))):
+        sc = scenario(tmp_path, body % hp, "hp" if hp else "plain")
+        for regime in ("v6.1", "v7.2"):
+            seen = []
+
+            def observe(w, seen=seen):
+                seen.append(reset_methods_of(w.attrs["devices"]["0000:01:00.1"]).peek("methods"))
+
+            check(sc, regime, observe=observe)
+            assert seen == [want], (regime, hp, seen)

@@ -227,9 +227,11 @@ class World:
     def pci_alloc_vf(self, pf, vf_id, bus, devfn):
         ps = pf.spec
         bdf = bdf_of(bus.domain, bus.number, devfn)
-        spec = DeviceSpec(bdf=bdf, driver=None, numa_node=ps.numa_node, is_vf=True, physfn=ps.bdf,
-                          reset_methods=("flr",))
+        spec = DeviceSpec(bdf=bdf, driver=None, numa_node=ps.numa_node, is_vf=True, physfn=ps.bdf)
         dev = self.new_dev(spec, bus)
+        # the VF's capabilities: FLR (SR-IOV requires it); pci_init_reset_methods (in pci_device_add)
+        # adds "bus" when the VF's slot is a hotplug slot (pci_dev_reset_slot_function)
+        dev.reset_methods = ("flr",)
         dev.is_virtfn = True
         dev.physfn = pf
         dev.vf_index = vf_id
@@ -359,6 +361,9 @@ class World:
                 bus.dev.poke("registered", True)
             vf = self.pci_alloc_vf(pf, i, bus, rid & 0xFF)
             self._assign_slot(vf, bus)
+            slot = vf.peek("slot")
+            if slot is not None and slot.peek("hotplug") is not None:
+                vf.reset_methods += ("bus",)  # what pci_init_reset_methods found when the VF was added
             pf.poke("refcount", pf.peek("refcount") + 1)
             self._booted(vf, bus, klist)
             if spec.vf_driver and spec.drivers_autoprobe:

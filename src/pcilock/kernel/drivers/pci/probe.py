@@ -115,6 +115,8 @@ def pci_setup_device(dev):
 
 @mirrors("drivers/pci/probe.c", note="6.x: match_driver = false before device_add", v61=2588, v612=2615)
 def pci_device_add(dev, bus):
+    # pci_init_capabilities -> pci_init_reset_methods: probes each method before the device is on the bus
+    yield from K.pci_init_reset_methods(dev)
     yield down_write(W.pci_bus_sem)
     devs = yield read(bus, "devices")  # list_add_tail(&dev->bus_list, &bus->devices)
     yield write(bus, "devices", devs + (dev,))
@@ -125,6 +127,7 @@ def pci_device_add(dev, bus):
 
 @mirrors("drivers/pci/probe.c", note="7.2: binding stays disallowed until pci_bus_add_device", v72=2726)
 def pci_device_add(dev, bus):  # noqa: F811
+    yield from K.pci_init_reset_methods(dev)  # pci_init_capabilities
     yield down_write(W.pci_bus_sem)
     devs = yield read(bus, "devices")  # list_add_tail(&dev->bus_list, &bus->devices)
     yield write(bus, "devices", devs + (dev,))
