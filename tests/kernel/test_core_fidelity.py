@@ -587,3 +587,32 @@ def test_vf_reset_methods_in_a_pciehp_slot(tmp_path):
 
             check(sc, regime, observe=observe)
             assert seen == [want], (regime, hp, seen)
+
+
+# -- audit-iov F19: sriov_drivers_autoprobe uses kstrtobool ---------------------------------------------
+
+def test_sriov_drivers_autoprobe_store_parses_like_kstrtobool():
+    from pcilock.kernel._model import activate, base_table
+    from pcilock.kernel.drivers.pci.iov import EINVAL
+    from pcilock.kernel.include.linux.pci import PciSriov
+
+    load_all()
+
+    def store(version, text):
+        activate(base_table(version))
+
+        class Pf:
+            sriov = PciSriov(2, 1, 1)
+
+        gen = K.sriov_drivers_autoprobe_store(Pf, text)
+        try:
+            gen.send(None)  # the write of drivers_autoprobe, if any
+        except StopIteration as stop:
+            return stop.value
+        return "write"
+
+    assert store("v7.2", "maybe\n") == EINVAL
+    assert store("v6.1", "enable\n") == EINVAL  # 'e'/'d' only since the 7.2 kstrtobool
+    assert store("v7.2", "enable\n") == "write"
+    for text in ("0", "off", "N", "1", "on", "yes"):
+        assert store("v6.12", text) == "write"

@@ -110,9 +110,37 @@ def sriov_numvfs_store(dev, buf):
     return ret if ret < 0 else len(buf)
 
 
+@mirrors("lib/kstrtox.c", note="6.x: y/t/1, n/f/0, on/of(f) by the first characters", v61=348, v612=348)
+def kstrtobool(s):
+    return _kstrtobool(s, "YyTt1", "NnFf0")
+    yield
+
+
+@mirrors("lib/kstrtox.c", note="7.2: also e(nable)/d(isable)", v72=355)
+def kstrtobool(s):  # noqa: F811
+    return _kstrtobool(s, "EeYyTt1", "DdNnFf0")
+    yield
+
+
+def _kstrtobool(s, true_chars, false_chars):
+    # model-only helper: the value, or None for -EINVAL
+    if s[:1] and s[0] in true_chars:
+        return True
+    if s[:1] and s[0] in false_chars:
+        return False
+    if s[:1] in ("o", "O") and s[1:2]:
+        if s[1] in "nN":
+            return True
+        if s[1] in "fF":
+            return False
+    return None
+
+
 @mirrors("drivers/pci/iov.c", v61=520, v612=519, v72=567)
 def sriov_drivers_autoprobe_store(dev, buf):
-    v = buf.strip() not in ("0", "n", "N", "off")
+    v = yield from K.kstrtobool(buf)
+    if v is None:
+        return EINVAL
     yield write(dev.sriov, "drivers_autoprobe", v)
     return len(buf)
 
