@@ -616,3 +616,59 @@ def test_sriov_drivers_autoprobe_store_parses_like_kstrtobool():
     assert store("v7.2", "enable\n") == "write"
     for text in ("0", "off", "N", "1", "on", "yes"):
         assert store("v6.12", text) == "write"
+
+
+# -- audit-core F5: kernfs_remove_self losers wait for the winner's whole store -----------------------
+
+class _RemoveSelfOrder:
+    """One execution: the loser of two remove_self calls must restore its active reference only after
+    the winner put its own at the end of its store (the kernel: SUICIDED && drained)."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_start(self, ex):
+        pass
+
+    def on_event(self, ex, t, op, value):
+        from pcilock.engine import ops as O
+
+        name = getattr(op[1], "name", "") if len(op) > 1 else ""
+        if op[0] in (O.GATE_REENTER, O.GATE_LEAVE) and name.endswith("/remove") or (
+                op[0] == O.WAIT_COMPLETION and name.startswith("kernfs_remove_self")):
+            self.events.append((t.name, op[0]))
+
+    def early_loser(self):
+        from pcilock.engine import ops as O
+
+        evs = self.events
+        for loser in {n for n, c in evs if c == O.WAIT_COMPLETION}:
+            winner_leave = [i for i, (n, c) in enumerate(evs) if n != loser and c == O.GATE_LEAVE]
+            loser_back = [i for i, (n, c) in enumerate(evs) if n == loser and c == O.GATE_REENTER]
+            if winner_leave and loser_back and loser_back[-1] < winner_leave[-1]:
+                return True
+        return False
+
+
+def test_kernfs_remove_self_loser_waits_for_the_winners_store(tmp_path):
+    sc = scenario(tmp_path, NVME_BOUND + """
+    [[thread]]
+    name = "A"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/remove"]
+
+    [[thread]]
+    name = "B"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/remove", "echo 1 > /sys/bus/pci/rescan"]
+    """)
+    load_all()
+    runs = []
+
+    def observers():
+        runs.append(_RemoveSelfOrder())
+        return [runs[-1]]
+
+    res = explore(make_program(sc, parse_regime("v7.2")), "dpor", budget=Budget(seconds=120),
+                  observers=observers)
+    assert res.verdict == "ok" and res.exhaustive
+    assert any(len({n for n, _ in r.events}) == 2 for r in runs)  # both writers got to the file
+    assert not any(r.early_loser() for r in runs)

@@ -62,14 +62,15 @@ def kernfs_remove_self(kn):
     was = yield rmw(kn, "suicidal", lambda v: True)
     if not was:
         yield from K.__kernfs_remove(kn)
+        # the kernel sets SUICIDED and restores the active reference in one kernfs_rwsem write
+        # section: a loser cannot see SUICIDED before the winner holds its reference again
+        yield from K.kernfs_unbreak_active_protection(kn)
         yield rmw(kn, "suicided", lambda v: True)
         yield complete_all(kn.suicided_wait)
-        ret = True
-    else:
-        # wait until the winner set SUICIDED and every active reference is gone,
-        # i.e. until the winner's whole store returned
-        yield wait_for_completion(kn.suicided_wait)
-        yield gate_close(kn.active)
-        ret = False
+        return True
+    # wait until the winner set SUICIDED and every active reference is gone, i.e. until the
+    # winner's whole store returned
+    yield wait_for_completion(kn.suicided_wait)
+    yield gate_close(kn.active)
     yield from K.kernfs_unbreak_active_protection(kn)
-    return ret
+    return False
