@@ -92,13 +92,13 @@ def initials(w):
     masks = {}  # key -> bitmask of the modes of the events on it so far
     out = []
     depmask = _DEPMASK
-    for i, x in enumerate(w):
+    for x in w:
         xt = x.tid
         key = x.key
         if xt not in seen:
             seen.add(xt)
             sp = x.spawner
-            if sp is not None and _performs(w, i, sp):
+            if sp is not None and _performs(w, x, sp):
                 pass
             elif x.joined is not None and x.joined in seen:
                 pass
@@ -123,11 +123,12 @@ def initials(w):
     return out
 
 
-def _performs(w, n, ev):
-    """Does one of the first *n* events of *w* have ``(tid, seq) == ev``?"""
+def _performs(w, upto, ev):
+    """Does an event of *w* before the event *upto* have ``(tid, seq) == ev``?"""
     tid, seq = ev
-    for k in range(n):
-        x = w[k]
+    for x in w:
+        if x is upto:
+            return False
         if x.tid == tid and x.seq == seq:
             return True
     return False
@@ -154,14 +155,62 @@ def _join(into, other):
 
 
 class DporTracker:
-    """Happens-before clocks and race detection for one execution."""
+    """Happens-before clocks and race detection for one execution.
 
-    def __init__(self, explorer):
+    :param prev: the events of the previous execution of the exploration.
+        While not ``analyzing`` (the replayed prefix), an event identical to
+        the previous execution's at the same index (same thread, sequence
+        number, object key, mode, spawn/join/choice) is that event again, so it
+        is reused with its clock instead of recomputed: the model is
+        deterministic, so the replayed prefix touches the same objects in the
+        same order.  The first difference ends the reuse for the execution.
+    """
+
+    def __init__(self, explorer, prev=None):
         self.x = explorer
         self.events = []
         self.analyzing = True
+        self.prev = prev
+
+    def _reuse(self, t, op, hist, mode, value):
+        """Append the previous execution's event at this index if it is this one."""
+        events = self.events
+        idx = len(events)
+        prev = self.prev
+        if idx >= len(prev):
+            self.prev = None
+            return False
+        pe = prev[idx]
+        seq = t.seq + 1
+        code = op[0]
+        if (pe.tid != t.tid or pe.seq != seq or pe.mode != mode
+                or pe.key != (None if hist is None else hist.key)
+                or pe.spawned != (value.tid if code == _SPAWN else None)
+                or pe.joined != (op[1].tid if code == _JOIN else None)
+                or pe.choice != (value if code == _CHOOSE else None)
+                or pe.spawner != ((t.parent.tid, t.spawn_seq) if seq == 1 and t.parent is not None
+                                  else None)):
+            self.prev = None
+            return False
+        t.seq = seq
+        t.clock = pe.clock
+        if hist is not None:
+            if type(hist) is _MultiHist:
+                for h in hist.hists:
+                    h.append((idx, mode))
+            else:
+                hist.append((idx, mode))
+        events.append(pe)
+        if code == _SPAWN:
+            value.spawn_seq = seq
+            value.clock = pe.clock[:]
+            if value.done:
+                value.final_clock = value.clock
+        return True
 
     def on_event(self, ex, t, op, hist, mode, value):
+        if self.prev is not None and not self.analyzing and self._reuse(t, op, hist, mode, value):
+            return
         events = self.events
         idx = len(events)
         tid = t.tid
@@ -326,6 +375,7 @@ class DporExplorer:
         self._sigs = []  # signatures of the violations found, in order
         self._sigset = set()  # membership only: the hashable ones of them
         self.registry = {}  # spawn path -> thread id, shared by all executions
+        self._tracker = None  # the tracker of the last execution
 
     # -- race bookkeeping -----------------------------------------------------------
     def _add_backtrack(self, tracker, d_idx, e_idx, e, virtual=False):
@@ -366,7 +416,7 @@ class DporExplorer:
 
     # -- one execution ----------------------------------------------------------------
     def _execute(self, branch):
-        tracker = DporTracker(self)
+        tracker = self._tracker = DporTracker(self, self._tracker.events if self._tracker else None)
         kw = {} if self.max_steps is None else {"max_steps": self.max_steps}
         obs = self.observers() if self.observers else ()
         self.ex = None

@@ -40,6 +40,7 @@ from .execution import Execution
 _REL = deps.REL
 _N = deps.NMODES
 _DEPMASK = deps.DEPMASK
+_CHOOSE = O.CHOOSE
 
 
 class WNode:
@@ -99,16 +100,48 @@ def _dep(k1, m1, k2, m2):
     return False
 
 
+def _still_asleep(sleep, tid, fp):
+    """The sleeping events of *sleep* that stay asleep after thread *tid* performed event *fp*."""
+    key, mode = fp.key, fp.mode
+    if key is None:  # an event touching no object is independent of every event
+        return [c for c in sleep if c.tid != tid]
+    if type(key) is _MultiKey:
+        return [c for c in sleep if c.tid != tid and not _dep(c.key, c.mode, key, mode)]
+    # as _dep: only an event on the same key, or touching several objects, can depend on it
+    return [c for c in sleep if c.tid != tid and (
+        (c.key != key and type(c.key) is not _MultiKey) or not _dep(c.key, c.mode, key, mode))]
+
+
 def _weak_initial(c, w, init):
     """Is wakeup-tree node *c* a weak initial of sequence *w*?"""
     if c.tid in init:
         return True
+    return _independent(c, w)
+
+
+def _independent(c, w):
+    """Does no event of *w* belong to *c*'s thread, depend on *c*'s event (:func:`_dep`),
+    or belong to the thread *c* spawns or joins?"""
+    ct, ck, cm, sp, jn = c.tid, c.key, c.mode, c.spawned, c.joined
+    if ck is None:  # no footprint: independent of every event
+        for x in w:
+            xt = x.tid
+            if xt == ct or xt == sp or xt == jn:
+                return False
+        return True
+    multi = type(ck) is _MultiKey
+    row = cm * _N
     for x in w:
-        if x.tid == c.tid or _dep(c.key, c.mode, x.key, x.mode):
+        xt = x.tid
+        if xt == ct or xt == sp or xt == jn:
             return False
-        if c.spawned is not None and x.tid == c.spawned:
-            return False
-        if c.joined is not None and x.tid == c.joined:
+        xk = x.key
+        if xk is None:
+            continue
+        if xk == ck:
+            if _REL[row + x.mode]:
+                return False
+        elif (multi or type(xk) is _MultiKey) and deps.keys_dependent(ck, cm, xk, x.mode):
             return False
     return True
 
@@ -125,15 +158,7 @@ def _weak_initial_of(c, w):
     for i, x in enumerate(w):
         if x.tid == ct:
             return _initial_at(w, i)
-    ck, cm, sp, jn = c.key, c.mode, c.spawned, c.joined
-    for x in w:
-        if _dep(ck, cm, x.key, x.mode):
-            return False
-        if sp is not None and x.tid == sp:
-            return False
-        if jn is not None and x.tid == jn:
-            return False
-    return True
+    return _independent(c, w)
 
 
 def _initial_at(w, i):
@@ -271,7 +296,7 @@ class OptimalDporExplorer(DporExplorer):
 
     # -- one execution ----------------------------------------------------------------
     def _execute(self, branch):
-        tracker = DporTracker(self)
+        tracker = self._tracker = DporTracker(self, self._tracker.events if self._tracker else None)
         kw = {} if self.max_steps is None else {"max_steps": self.max_steps}
         obs = self.observers() if self.observers else ()
         self.ex = None
@@ -286,6 +311,31 @@ class OptimalDporExplorer(DporExplorer):
         last = None
         i = 0
         nviol = 0
+        # the replayed prefix: the steps of the previous execution before the branch
+        tracker.analyzing = False
+        while i < branch:
+            node = nodes[i]
+            tid = node.tid
+            t = threads[tid] if tid < len(threads) else None
+            if t is None or not ex.is_enabled(t):
+                raise NondeterminismError(
+                    f"replaying step {i}: thread {tid} is not enabled as it was before; the "
+                    f"model is not deterministic (set or dict ordering of objects, id(), time, "
+                    f"or unseeded randomness)")
+            if node.choice is None and t.pending[0] == _CHOOSE:
+                node.choice = 0
+                node.nchoices = t.pending[1]
+            ex.step(tid, node.choice)
+            if node.fp is None:  # (a replayed node has the footprint of its event)
+                self._footprint(node, tid, tracker.events[-1])
+            last = tid
+            i += 1
+            if len(ex.violations) > nviol:
+                nviol = self._collect(ex, nviol, i)
+                if self.stop_on_first and self.found:
+                    return ex, "violation"
+            if (ex.nsteps & 4095) == 0 and self._clock.exhausted(self.stats.executions):
+                return ex, "budget"
         while True:
             if i < len(nodes):
                 node = nodes[i]
@@ -340,23 +390,12 @@ class OptimalDporExplorer(DporExplorer):
             plan = node.cur.sub(node.choice) if node.cur is not None else None
             ex.step(tid, node.choice)
             if i >= branch or node.fp is None:  # (a replayed step repeats the event it had)
-                ev = tracker.events[-1]
-                key, mode = ev.key, ev.mode
-                node.fp = WNode(tid, key, mode, ev.spawned, ev.joined)
-                cur = node.cur
-                if cur is not None and cur.key is None:
-                    cur.key, cur.mode = key, mode
-                    cur.spawned, cur.joined = ev.spawned, ev.joined
+                self._footprint(node, tid, tracker.events[-1])
             last = tid
             i += 1
             if i >= len(nodes):  # the next node is new: its sleep set (replayed nodes have theirs)
                 before = node.sleep + node.explored if node.explored else node.sleep
-                if before:
-                    fp = node.fp
-                    key, mode = fp.key, fp.mode
-                    sleep = [c for c in before if c.tid != tid and not _dep(c.key, c.mode, key, mode)]
-                else:
-                    sleep = []
+                sleep = _still_asleep(before, tid, node.fp) if before else []
             if len(ex.violations) > nviol:
                 nviol = self._collect(ex, nviol, i)
                 if self.stop_on_first and self.found:
@@ -375,6 +414,16 @@ class OptimalDporExplorer(DporExplorer):
         if self.on_complete is not None:
             self.on_complete(ex, tracker)
         return ex, "complete"
+
+    @staticmethod
+    def _footprint(node, tid, ev):
+        """Record the event *ev* performed at *node* (and on the wakeup-tree node it followed)."""
+        key, mode = ev.key, ev.mode
+        node.fp = WNode(tid, key, mode, ev.spawned, ev.joined)
+        cur = node.cur
+        if cur is not None and cur.key is None:
+            cur.key, cur.mode = key, mode
+            cur.spawned, cur.joined = ev.spawned, ev.joined
 
     def _take_next(self, node, ex):
         """Make the leftmost remaining wakeup-tree child current; False if none is runnable."""
