@@ -65,7 +65,7 @@ class ThreadState:
 
     __slots__ = (
         "tid", "name", "gen", "pending", "done", "held", "clock", "seq",
-        "parent", "nspawn", "stack", "dead", "hbclock", "final_clock", "spawn_seq", "result",
+        "parent", "nspawn", "stack", "dead", "hbclock", "final_clock", "spawn_seq", "result", "snapc",
     )
 
     def __init__(self, tid, name, gen, parent):
@@ -85,6 +85,7 @@ class ThreadState:
         self.final_clock = None
         self.spawn_seq = 0  # the parent's event count at the spawn (for DPOR)
         self.result = None  # the generator's return value once done (read after a join)
+        self.snapc = None  # last call-chain snapshot, for races.snap_thread()
 
     def __repr__(self):
         return f"<thread {self.tid} {self.name}>"
@@ -443,8 +444,15 @@ class Execution:
         if code == _CHOOSE:
             self.choices.append(value)
         race = self.race
-        if race is not None:
-            race.on_event(t, op, value, hist)
+        if race is not None:  # race.on_event(t, op, value, hist), field accesses called directly
+            if code == _READ:
+                race._access(t, op[1], op[2], hist, False, op[3], "read")
+            elif code == _WRITE:
+                race._access(t, op[1], op[2], hist, True, op[4], "write")
+            elif code == _RMW:
+                race._access(t, op[1], op[2], hist, True, True, "rmw")
+            else:
+                race.on_event(t, op, value, hist)
         tracker = self.tracker
         if tracker is not None:
             tracker.on_event(self, t, op, hist, mode, value)
@@ -638,6 +646,7 @@ def _op_obj(op):
 
 _LOCAL = O.LOCAL
 _CHOOSE = O.CHOOSE
+_READ, _WRITE, _RMW = O.READ, O.WRITE, O.RMW
 # operations that can be disabled (see Execution.is_enabled); every other one is always enabled
 _MAY_BLOCK = frozenset((O.LOCK, O.DOWN_READ, O.DOWN_WRITE_WAIT, O.WAIT_COMPLETION, O.JOIN, O.GATE_WAIT))
 # operations without an object argument, on fields, and acquiring locks

@@ -91,7 +91,7 @@ from __future__ import annotations
 import networkx as nx
 
 from . import ops as O
-from .races import _snap, frames_of_snap
+from .races import frames_of_snap, snap_thread
 
 # raw cycles enumerated at most (a guard against pathological graphs)
 _RAW_LIMIT = 20_000
@@ -313,7 +313,7 @@ class LockGraphObserver:
         held = self.held.get(t.tid)
         if held is None:
             held = self.held[t.tid] = []
-        snap = _snap(t.gen)
+        snap = snap_thread(t)
         self.g._record(t, held, obj, mode, sub, trylock, snap)
         if hold:
             held.append((obj, mode, sub, snap))

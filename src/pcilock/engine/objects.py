@@ -177,10 +177,24 @@ class Shared:
             setattr(cls, name, SharedField(name, cls.__name__))
 
     def __init__(self, **initial):
-        values = {}
-        for name, default in self._shared_.items():
-            values[name] = initial.pop(name) if name in initial else (
-                default() if callable(default) else default)
+        cls = type(self)
+        shared = cls._shared_
+        info = cls.__dict__.get("_shared_info_")
+        if info is None or info[0] is not shared:
+            # (the fields' dict, whether a default is callable): set once per class
+            info = (shared, any(callable(d) for d in shared.values()))
+            type.__setattr__(cls, "_shared_info_", info)
+        if info[1]:
+            values = {}
+            for name, default in shared.items():
+                values[name] = initial.pop(name) if name in initial else (
+                    default() if callable(default) else default)
+        else:  # plain defaults: a copy, then the given values in place
+            values = dict(shared)
+            if initial:
+                for name in shared:
+                    if name in initial:
+                        values[name] = initial.pop(name)
         object.__setattr__(self, "_v", values)
         object.__setattr__(self, "_fh", {})  # per-field DPOR histories (Hist)
         object.__setattr__(self, "_freed", False)

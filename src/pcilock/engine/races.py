@@ -70,24 +70,105 @@ def _join(into, other):
             into[i] = v
 
 
+# A snapshot records, for each generator of a thread's chain, its code and
+# instruction offset (f_lasti); the line is looked up when a report needs it.
+# f_lineno would scan the code's line table from its start, at every level of
+# every snapshot.  line_at() gives the line f_lineno gives for that offset (both
+# take the address range of the code's line table that holds it), computed once
+# per offset; every code object met is kept, so its id() stays unique.
+_LINES = {}  # id(code) -> (code, {f_lasti: line})
+
+
+def line_at(code, lasti):
+    """The line ``f_lineno`` reports for a frame of *code* at offset *lasti* (``f_lasti``)."""
+    ent = _LINES.get(id(code))
+    if ent is None or ent[0] is not code:
+        ent = _LINES[id(code)] = (code, {})
+    lines = ent[1]
+    line = lines.get(lasti, _NOLINE)
+    if line is _NOLINE:
+        line = lines[lasti] = _addr2line(code, lasti)
+    return line
+
+
+_NOLINE = object()
+
+
+def _addr2line(code, lasti):
+    if lasti < 0:  # not started (PyCode_Addr2Line of a negative address)
+        return code.co_firstlineno
+    for start, end, line in code.co_lines():
+        if start <= lasti < end:
+            return line
+    return None
+
+
 def _snap(gen):
-    """Cheap snapshot of a suspended generator chain: ((code, line), ...), outermost first."""
+    """Cheap snapshot of a suspended generator chain: ((code, f_lasti), ...), outermost first.
+
+    :func:`frames_of_snap` turns it into frames with line numbers.
+    """
     out = []
     g = gen
     while g is not None:
         f = g.gi_frame
         if f is None:
             break
-        out.append((g.gi_code, f.f_lineno))
+        out.append((g.gi_code, f.f_lasti))
         g = g.gi_yieldfrom
         if g is not None and not hasattr(g, "gi_frame"):
             break
     return tuple(out)
 
 
+_GEN = type((lambda: (yield))())
+
+
+def snap_thread(t):
+    """``_snap(t.gen)``, reusing the part of the thread's previous snapshot that cannot have changed.
+
+    A generator of the previous snapshot's chain whose frame is not cleared
+    (it has not finished) is still in the chain, and every generator outside it
+    is still suspended in the same ``yield from``: a delegation ends only when
+    the delegate finishes.  So the snapshot is the previous one down to the
+    deepest such generator, whose offset is read again, and a walk of the
+    chain below it.  Only chains of plain generators are reused.
+    """
+    c = t.snapc
+    k = -1
+    if c is not None:
+        gens, prev = c
+        k = len(gens) - 1
+        while k >= 0 and gens[k].gi_frame is None:
+            k -= 1
+    if k >= 0:
+        out = list(prev[:k])
+        chain = list(gens[:k])
+        g = gens[k]
+    else:
+        out = []
+        chain = []
+        g = t.gen
+    plain = True
+    while g is not None:  # as _snap(), from g down
+        f = g.gi_frame
+        if f is None:
+            break
+        out.append((g.gi_code, f.f_lasti))
+        chain.append(g)
+        if type(g) is not _GEN:
+            plain = False
+        g = g.gi_yieldfrom
+        if g is not None and not hasattr(g, "gi_frame"):
+            break
+    s = tuple(out)
+    t.snapc = (chain, s) if plain else None
+    return s
+
+
 def frames_of_snap(snap):
     """Convert a :func:`_snap` snapshot to ``[(func, file, line), ...]``."""
-    return [(c.co_name, c.co_filename, line) for c, line in snap]
+    return [(c.co_name, c.co_filename, line_at(c, lasti)) for c, lasti in snap]
 
 
 # Code locations key the recent accesses of a field.  Hashing a code object
@@ -122,18 +203,10 @@ def _short(loc):
     return f"{path.rsplit('/', 1)[-1]}:{line} in {func}"
 
 
-class _Access:
-    __slots__ = ("tid", "epoch", "write", "marked", "snap", "step", "op", "thread")
-
-    def __init__(self, tid, epoch, write, marked, snap, step, op, thread):
-        self.tid = tid
-        self.epoch = epoch
-        self.write = write
-        self.marked = marked
-        self.snap = snap
-        self.step = step
-        self.op = op
-        self.thread = thread
+# A recorded access is a tuple (tuples are cheaper to make than objects):
+# (thread id, its clock entry at the access, write?, marked?, snapshot, step, op name, thread name,
+#  code and line of the innermost frame (None, None without one))
+_TID, _EPOCH, _ISWRITE, _MARKED, _SNAP, _STEP, _OP, _THREAD, _CODE, _LINE = range(10)
 
 
 class RaceDetector:
@@ -189,12 +262,13 @@ class RaceDetector:
         f = g.gi_frame
         if f is not None and g.gi_yieldfrom is None:  # not inside a ``yield from``
             code = g.gi_code
-            line = f.f_lineno
-            snap = ((code, line),)
+            line = f.f_lineno  # (a small function, as a rule: cheaper than line_at())
+            snap = ((code, f.f_lasti),)
         else:
-            snap = _snap(g)
+            snap = snap_thread(t)
             if snap:
-                code, line = snap[-1]
+                code, lasti = snap[-1]
+                line = line_at(code, lasti)
             else:
                 code = line = None
         acc = hist.racc
@@ -203,19 +277,25 @@ class RaceDetector:
         elif acc:
             nc = len(C)
             for e in acc.values():
-                etid = e.tid
-                if etid == tid or not (write or e.write) or (marked and e.marked):
+                etid = e[0]
+                if etid == tid or not (write or e[2]) or (marked and e[3]):
                     continue
-                if nc > etid and C[etid] >= e.epoch:
+                if nc > etid and C[etid] >= e[1]:
                     continue
-                self._report(t, obj, field, e, marked, snap, opname)
-        akey = (tid, write, marked, None if code is None else _code_class(code), line)
-        acc[akey] = _Access(tid, C[tid], write, marked, snap, self.ex.nsteps - 1, opname, t.name)
+                self._report(t, obj, field, e, marked, snap, opname, code, line)
+        if code is None:
+            cls = None
+        else:
+            ent = _CODE_CLASS.get(id(code))
+            cls = ent[1] if ent is not None and ent[0] is code else _code_class(code)
+        acc[(tid, write, marked, cls, line)] = (tid, C[tid], write, marked, snap, self.ex.nsteps - 1, opname,
+                                                t.name, code, line)
 
-    def _report(self, t, obj, field, e, marked, snap, opname):
+    def _report(self, t, obj, field, e, marked, snap, opname, code, line):
         ex = self.ex
-        l1 = _loc(e.snap)
-        l2 = _loc(snap)
+        ec = e[_CODE]  # the innermost frames (func, file, line) of both snapshots
+        l1 = None if ec is None else (ec.co_name, ec.co_filename, e[_LINE])
+        l2 = None if code is None else (code.co_name, code.co_filename, line)
         tname = type(obj).__name__
         oname = _objname(obj)
         x = l1 or _NOLOC
@@ -226,17 +306,17 @@ class RaceDetector:
             return
         reported.add(sig)
         ex.violations.append(Violation(
-            "race", None, [e.tid, t.tid], ex.nsteps - 1 if ex.nsteps else 0, None, sig,
+            "race", None, [e[_TID], t.tid], ex.nsteps - 1 if ex.nsteps else 0, None, sig,
             (_race_text, (e, t.name, tname, field, oname, marked, snap, opname, ex.nsteps - 1, l1, l2))))
 
 
 def _race_text(e, tn, tname, field, oname, marked, snap, opname, step, l1, l2):
     """Message and detail of a race report (built when first looked at)."""
-    f1 = frames_of_snap(e.snap)
+    f1 = frames_of_snap(e[_SNAP])
     f2 = frames_of_snap(snap)
     ftext = f"{tname}.{field} of {oname}"
-    first = {"thread": e.thread, "op": e.op, "marked": e.marked, "field": ftext, "frames": f1,
-             "step": e.step}
+    first = {"thread": e[_THREAD], "op": e[_OP], "marked": e[_MARKED], "field": ftext, "frames": f1,
+             "step": e[_STEP]}
     second = {"thread": tn, "op": opname, "marked": marked, "field": ftext, "frames": f2,
               "step": step}
 
@@ -245,19 +325,11 @@ def _race_text(e, tn, tname, field, oname, marked, snap, opname, step, l1, l2):
         return f"{m}{x['op']} by {x['thread']} ({_short(loc)})"
 
     msg = f"data race on {ftext}: {desc(first, l1)} and {desc(second, l2)}"
-    detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e.step]}
+    detail = {"field": ftext, "accesses": [first, second], "frames": f2, "steps": [e[_STEP]]}
     return msg, detail
 
 
 _NOLOC = ("?", "?", 0)
-
-
-def _loc(snap):
-    """The innermost frame ``(func, file, line)`` of a :func:`_snap` snapshot, or None."""
-    if not snap:
-        return None
-    c, line = snap[-1]
-    return (c.co_name, c.co_filename, line)
 
 
 # -- synchronisation -------------------------------------------------------------------------
