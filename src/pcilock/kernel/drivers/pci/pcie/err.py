@@ -91,12 +91,13 @@ def pci_dev_set_io_state(dev, new):
     return old != pci_channel_io_perm_failure
 
 
-@mirrors("include/linux/pci.h", note="6.x: plain read", v61=2408, v612=2541)
+@mirrors("include/linux/pci.h", note="6.1: plain read", v61=2408)
 def pci_dev_is_disconnected(dev):
     return (yield read(dev, "error_state")) == pci_channel_io_perm_failure
 
 
-@mirrors("include/linux/pci.h", note="7.2: READ_ONCE", v72=2707)
+@mirrors("include/linux/pci.h", note="6.12, 7.2: READ_ONCE (2541 in the local 6.12.118 tree)",
+         v612=2539, v72=2707)
 def pci_dev_is_disconnected(dev):  # noqa: F811
     return (yield read(dev, "error_state", marked=True)) == pci_channel_io_perm_failure
 
