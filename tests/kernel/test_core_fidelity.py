@@ -672,3 +672,55 @@ def test_kernfs_remove_self_loser_waits_for_the_winners_store(tmp_path):
     assert res.verdict == "ok" and res.exhaustive
     assert any(len({n for n, _ in r.events}) == 2 for r in runs)  # both writers got to the file
     assert not any(r.early_loser() for r in runs)
+
+
+# -- audit-core F12: __pci_device_probe matches with pci_match_device (driver_override) ------------
+
+def _with_override(prog, bdf, driver):
+    """Set *bdf*'s driver_override at the start of every execution (no operation line writes it)."""
+    orig = prog.setup_fn
+
+    def setup():
+        s = orig()
+        s.world.attrs["devices"][bdf].poke("driver_override", driver)
+        return s
+
+    prog.setup_fn = setup
+    return prog
+
+
+def _bound_to(prog, bdf):
+    bound = []
+    inner = prog.final_checks
+
+    def final(world, ex):
+        bound.append(getattr(world.attrs["devices"][bdf].peek("driver"), "name", None))
+        return inner(world, ex)
+
+    prog.final_checks = final
+    return bound
+
+
+def test_bind_through_driver_override(tmp_path):
+    # an unbound device with driver_override = mlx5_core: bind_store matches it (pci_bus_match) and the
+    # probe must match it the same way (pci_match_device), not by the driver's ID table
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+
+    [[device]]
+    bdf = "0000:00:02.0"
+    driver = "mlx5_core"
+
+    [[thread]]
+    name = "bind"
+    run = ["echo 0000:01:00.0 > /sys/bus/pci/drivers/mlx5_core/bind"]
+    """)
+    load_all()
+    for regime in ("v6.1", "v7.2"):
+        prog = _with_override(make_program(sc, parse_regime(regime)), "0000:01:00.0", "mlx5_core")
+        bound = _bound_to(prog, "0000:01:00.0")
+        res = explore(prog, "dpor", budget=Budget(seconds=120))
+        assert res.error is None and res.verdict == "ok", (regime, res.verdict, res.error)
+        assert bound == ["mlx5_core"], (regime, bound)

@@ -49,9 +49,8 @@ def device_del(dev):
     yield from K.kobject_del(dev)
 
 
-@mirrors("lib/kobject.c", note="sysfs_remove_dir drains every remaining node of the device "
-         "(lib/kobject.c not in the extracted trees; line unchecked)",
-         v61=None, v612=None, v72=None)
+@mirrors("lib/kobject.c", note="__kobject_del: sysfs_remove_dir drains every remaining node of the device, "
+         "then state_in_sysfs and the parent are cleared", v61=611, v612=619, v72=619)
 def kobject_del(dev):
     for attr in dev.other_attrs:
         kn = dev.kn.get(attr)

@@ -68,7 +68,7 @@ def pci_device_can_probe(dev):
 def __pci_device_probe(drv, dev):
     if drv.probe is None:
         return 0
-    if not drv.ids(dev):
+    if not (yield from K.pci_match_device(drv, dev)):  # honours driver_override
         return ENODEV
     return (yield from K.pci_call_probe(drv, dev))
 
@@ -87,8 +87,9 @@ def pci_device_probe(dev):
 
 @mirrors("drivers/pci/pci-driver.c", v61=499, v612=492, v72=521)
 def pci_device_remove(dev):
-    drv = yield read(dev, "driver")
+    drv = yield read(dev, "pci_driver")  # pci_dev->driver
     if drv.remove is not None:
+        # pm_runtime_get_sync + pm_runtime_barrier around .remove: runtime PM is not modelled (dd.py)
         yield from drv.remove(dev)
     yield write(dev, "pci_driver", None)
     yield from K.pci_iov_remove(dev)
@@ -123,8 +124,8 @@ def __pci_register_driver(drv):
     return (yield from K.driver_register(drv))
 
 
-@mirrors("drivers/pci/pci-driver.c", note="module init: pci_register_driver -> __pci_register_driver",
-         v61=1475, v612=1463, v72=1488)
+@mirrors("include/linux/pci.h", note="macro: __pci_register_driver(driver, THIS_MODULE, KBUILD_MODNAME)",
+         v61=1547, v612=1627, v72=1688)
 def pci_register_driver(drv):
     return (yield from K.__pci_register_driver(drv))
 

@@ -21,8 +21,8 @@ def kernfs_fop_write_iter(kn, store, buf):
     return ret
 
 
-@mirrors("fs/kernfs/file.c", note="read(2) of a sysfs file: seq_file start/show/stop under an active "
-         "reference (kernfs_seq_start .. kernfs_seq_stop)", v61=163, v612=163, v72=156)
+@mirrors("fs/kernfs/file.c", note="read(2) of a sysfs file: seq_read_iter -> kernfs_seq_start (active "
+         "reference), the show method, kernfs_seq_stop (put)", v61=294, v612=294, v72=287)
 def kernfs_fop_read_iter(kn, show):
     if (yield from K.kernfs_get_active(kn)) is None:
         return ENODEV
