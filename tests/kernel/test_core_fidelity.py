@@ -724,3 +724,58 @@ def test_bind_through_driver_override(tmp_path):
         res = explore(prog, "dpor", budget=Budget(seconds=120))
         assert res.error is None and res.verdict == "ok", (regime, res.verdict, res.error)
         assert bound == ["mlx5_core"], (regime, bound)
+
+
+# -- audit-core F6: probe errors are positive inside the driver core, so the next driver is tried -----
+
+def test_a_failed_probe_lets_the_next_matching_driver_try(tmp_path):
+    # a hot-added device that both nvme and mlx5_core match (driver_override-like match forced by an
+    # override of pci_match_device); nvme's probe fails with -ENODEV: really_probe returns +ENODEV,
+    # __device_attach_driver returns 0 and bus_for_each_drv goes on to mlx5_core
+    from pcilock.kernel._model import base_table
+
+    sc = scenario(tmp_path, """
+    [[device]]
+    bdf = "0000:00:1c.0"
+    type = "root-port"
+    hotplug = true
+    slot = 1
+
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "nvme"
+    present = false
+
+    [[device]]
+    bdf = "0000:00:02.0"
+    driver = "mlx5_core"
+
+    [[thread]]
+    name = "ins"
+    run = ["hotplug insertion 0000:00:1c.0"]
+    """)
+    load_all()
+    for regime in ("v6.1", "v7.2"):
+        base = base_table(regime)
+
+        def match(drv, dev, base=base):
+            if dev.bdf == "0000:01:00.0" and drv.name in ("nvme", "mlx5_core"):
+                return True
+            return (yield from base["pci_match_device"](drv, dev))
+
+        def nvme_probe_fails(pdev):
+            return -19
+            yield
+
+        def probe(drv, dev, base=base):
+            if drv.name == "nvme":
+                return (yield from nvme_probe_fails(dev))
+            return (yield from base["__pci_device_probe"](drv, dev))
+
+        prog = make_program(sc, parse_regime(regime),
+                            {"pci_match_device": match, "__pci_device_probe": probe})
+        bound = _bound_to(prog, "0000:01:00.0")
+        res = explore(prog, "dpor", budget=Budget(seconds=120))
+        assert res.error is None and res.verdict == "ok", (regime, res.verdict, res.error)
+        assert set(bound) == {"mlx5_core"}, (regime, bound)

@@ -34,7 +34,7 @@ from __future__ import annotations
 from pcilock._engine_imports import read, rmw, spawn, write
 from pcilock.kernel._model import K, W, mirrors
 
-ENODEV, EBUSY, EPROBE_DEFER = -19, -16, -517
+ENODEV, EBUSY, EAGAIN, EPROBE_DEFER = -19, -16, -11, -517
 
 
 @mirrors("drivers/base/dd.c", note="6.1: plain stores of dev->driver", v61=None)
@@ -56,10 +56,11 @@ def driver_bound(dev):
 @mirrors("drivers/base/dd.c", v61=583, v612=663, v72=652)
 def really_probe(dev, drv):
     yield from K.device_set_driver(dev, drv)
-    ret = yield from K.pci_device_probe(dev)  # bus->probe
+    ret = yield from K.pci_device_probe(dev)  # call_driver_probe: bus->probe
     if ret:
+        # probe errors are returned as positive values, so that callers tell them from other errors
         yield from K.device_set_driver(dev, None)  # device_unbind_cleanup
-        return ret
+        return -ret
     yield from K.driver_bound(dev)
     return 0
 
@@ -76,7 +77,9 @@ def __driver_probe_device(drv, dev):
     return (yield from K.really_probe(dev, drv))
 
 
-@mirrors("drivers/base/dd.c", v61=828, v612=903, v72=892)
+@mirrors("drivers/base/dd.c", note="-EPROBE_DEFER / EPROBE_DEFER: driver_deferred_probe_add (the deferred "
+         "probe work is not modelled: the model's only deferral is a device not yet ready, which "
+         "device_add probes itself)", v61=828, v612=903, v72=892)
 def driver_probe_device(drv, dev):
     return (yield from K.__driver_probe_device(drv, dev))
 
@@ -164,6 +167,10 @@ def device_driver_attach(drv, dev):
     yield from K.device_lock(dev)
     ret = yield from K.__driver_probe_device(drv, dev)
     yield from K.device_unlock(dev)
+    if ret > 0:  # a probe error: back to a negative errno
+        ret = -ret
+    if ret == EPROBE_DEFER:
+        return EAGAIN
     return ret
 
 
