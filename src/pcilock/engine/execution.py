@@ -168,7 +168,7 @@ class Execution:
         self.choices = []  # values returned by CHOOSE, in order
         self.nfreed = 0  # objects freed so far (use-after-free checks start with the first)
         self._reported = set()  # membership only: signatures of uaf/race reported here
-        self.race = RaceDetector(self) if races else None
+        self.race = RaceDetector() if races else None
         setup = program.setup()
         self.world = setup.world
         for spec in setup.threads:
@@ -444,15 +444,15 @@ class Execution:
         if code == _CHOOSE:
             self.choices.append(value)
         race = self.race
-        if race is not None:  # race.on_event(t, op, value, hist), field accesses called directly
+        if race is not None:  # race.on_event(self, t, op, value, hist), field accesses called directly
             if code == _READ:
-                race._access(t, op[1], op[2], hist, False, op[3], "read")
+                race._access(self, t, op[1], op[2], hist, False, op[3], "read")
             elif code == _WRITE:
-                race._access(t, op[1], op[2], hist, True, op[4], "write")
+                race._access(self, t, op[1], op[2], hist, True, op[4], "write")
             elif code == _RMW:
-                race._access(t, op[1], op[2], hist, True, True, "rmw")
+                race._access(self, t, op[1], op[2], hist, True, True, "rmw")
             else:
-                race.on_event(t, op, value, hist)
+                race.on_event(self, t, op, value, hist)
         tracker = self.tracker
         if tracker is not None:
             tracker.on_event(self, t, op, hist, mode, value)

@@ -220,10 +220,10 @@ class RaceDetector:
     race with, and it has the same signature).
     """
 
-    __slots__ = ("ex",)
-
-    def __init__(self, ex):
-        self.ex = ex
+    # (it keeps no reference to its execution, which is passed to every call: an
+    # execution referring to its detector and back would be a reference cycle,
+    # freed only by the cyclic garbage collector, once per execution)
+    __slots__ = ()
 
     # -- clocks ------------------------------------------------------------------------
     @staticmethod
@@ -239,21 +239,21 @@ class RaceDetector:
             c[t.tid] = 1
         return c
 
-    def on_event(self, t, op, value, hist):
+    def on_event(self, ex, t, op, value, hist):
         code = op[0]
         if code == _READ:
-            self._access(t, op[1], op[2], hist, False, op[3], "read")
+            self._access(ex, t, op[1], op[2], hist, False, op[3], "read")
         elif code == _WRITE:
-            self._access(t, op[1], op[2], hist, True, op[4], "write")
+            self._access(ex, t, op[1], op[2], hist, True, op[4], "write")
         elif code == _RMW:
-            self._access(t, op[1], op[2], hist, True, True, "rmw")
+            self._access(ex, t, op[1], op[2], hist, True, True, "rmw")
         else:
             f = _SYNC.get(code)
             if f is not None:
                 f(self._clock(t), t, op, value)
 
     # -- accesses ------------------------------------------------------------------------
-    def _access(self, t, obj, field, hist, write, marked, opname):
+    def _access(self, ex, t, obj, field, hist, write, marked, opname):
         tid = t.tid
         C = t.hbclock
         if C is None or len(C) <= tid or C[tid] == 0:
@@ -282,17 +282,16 @@ class RaceDetector:
                     continue
                 if nc > etid and C[etid] >= e[1]:
                     continue
-                self._report(t, obj, field, e, marked, snap, opname, code, line)
+                self._report(ex, t, obj, field, e, marked, snap, opname, code, line)
         if code is None:
             cls = None
         else:
             ent = _CODE_CLASS.get(id(code))
             cls = ent[1] if ent is not None and ent[0] is code else _code_class(code)
-        acc[(tid, write, marked, cls, line)] = (tid, C[tid], write, marked, snap, self.ex.nsteps - 1, opname,
+        acc[(tid, write, marked, cls, line)] = (tid, C[tid], write, marked, snap, ex.nsteps - 1, opname,
                                                 t.name, code, line)
 
-    def _report(self, t, obj, field, e, marked, snap, opname, code, line):
-        ex = self.ex
+    def _report(self, ex, t, obj, field, e, marked, snap, opname, code, line):
         ec = e[_CODE]  # the innermost frames (func, file, line) of both snapshots
         l1 = None if ec is None else (ec.co_name, ec.co_filename, e[_LINE])
         l2 = None if code is None else (code.co_name, code.co_filename, line)
