@@ -779,3 +779,19 @@ def test_a_failed_probe_lets_the_next_matching_driver_try(tmp_path):
         res = explore(prog, "dpor", budget=Budget(seconds=120))
         assert res.error is None and res.verdict == "ok", (regime, res.verdict, res.error)
         assert set(bound) == {"mlx5_core"}, (regime, bound)
+
+
+# -- audit-core F14: the pci_bus class rescan and a device's rescan are two lockdep classes ----------
+
+def test_bus_rescan_and_device_rescan_have_their_own_lock_classes(tmp_path):
+    sc = scenario(tmp_path, NVME_BOUND + """
+    [[thread]]
+    name = "t"
+    run = ["echo 1 > /sys/class/pci_bus/0000:01/rescan", "echo 1 > /sys/bus/pci/devices/0000:01:00.0/rescan"]
+    """)
+    from pcilock.engine import ops as O
+
+    trace = _trace(sc, "v7.2")
+    classes = {e.obj.name: e.obj.lock_class for e in trace if e.op[0] == O.GATE_ENTER}
+    assert classes["kn->active 0000:01/rescan"] == "kn->active#pci_bus:rescan"
+    assert classes["kn->active 0000:01:00.0/rescan"] == "kn->active#rescan"

@@ -5,5 +5,7 @@ from __future__ import annotations
 from pcilock.kernel.include.linux.kernfs import KernfsNode
 
 
-def make_nodes(owner, attrs):
-    return {a: KernfsNode(owner, a) for a in attrs}
+def make_nodes(owner, attrs, kind=None):
+    """The nodes of *owner*'s attribute files; *kind* ("pci_bus" for the pci_bus class device) keys the
+    lockdep class of attributes whose definitions differ from a PCI device's of the same name."""
+    return {a: KernfsNode(owner, a, key=f"{kind}:{a}" if kind else None) for a in attrs}

@@ -171,7 +171,8 @@ class World:
                 dev.poke("slot", slot)
 
     def kernfs_create_files(self, dev):
-        dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs) + tuple(dev.other_attrs))
+        dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs) + tuple(dev.other_attrs),
+                            kind="pci_bus" if dev.bus_type is None else None)
 
     def new_bus(self, domain, number, parent, bridge):
         bus = PciBus(domain, number, parent, bridge)
@@ -290,7 +291,7 @@ class World:
                 child = self.new_bus(spec.domain, dev.child_bus_number, bus, dev)
                 bus.children.append(child)
                 dev.poke("subordinate", child)
-                child.dev.kn = make_nodes(child.name, ("rescan",))
+                child.dev.kn = make_nodes(child.name, ("rescan",), kind="pci_bus")
                 child.dev.poke("registered", True)
             driver = spec.driver
             if driver is None and spec.type in PORT_TYPES and "pcieport" in a["pci_drivers"]:
@@ -303,7 +304,7 @@ class World:
                 self._slot(dev, spec)
         for bus in list(a["buses"].values()):
             if bus.parent is None:
-                bus.dev.kn = make_nodes(bus.name, ("rescan",))
+                bus.dev.kn = make_nodes(bus.name, ("rescan",), kind="pci_bus")
                 bus.dev.poke("registered", True)
         a["pci_bus_type"].poke("klist", tuple(klist))
         self._boot_link_states()
@@ -357,7 +358,7 @@ class World:
             if bus is None:
                 bus = self.new_bus(pf.bus.domain, busnr, pf.bus, None)
                 pf.bus.children.append(bus)
-                bus.dev.kn = make_nodes(bus.name, ("rescan",))
+                bus.dev.kn = make_nodes(bus.name, ("rescan",), kind="pci_bus")
                 bus.dev.poke("registered", True)
             vf = self.pci_alloc_vf(pf, i, bus, rid & 0xFF)
             self._assign_slot(vf, bus)

@@ -24,11 +24,13 @@ IGNORE_LOCKDEP = frozenset({"remove", "bind", "unbind"})
 class KernfsNode(Shared):
     _shared_ = {"linked": True, "suicidal": False, "suicided": False}
 
-    def __init__(self, owner_name, attr, **kw):
+    def __init__(self, owner_name, attr, key=None, **kw):
         super().__init__(**kw)
         self.attr = attr
         self.name = f"{owner_name}/{attr}"
-        self.active = Gate(f"kn->active {owner_name}/{attr}", f"kn->active#{attr}",
+        # the lockdep class is the attribute *definition*'s key: ``key`` tells apart definitions that
+        # share a name (the pci_bus class rescan, dev_attr_bus_rescan, vs a device's dev_attr_dev_rescan)
+        self.active = Gate(f"kn->active {owner_name}/{attr}", f"kn->active#{key or attr}",
                            validate=attr not in IGNORE_LOCKDEP)
         # wakes tasks in kernfs_remove_self waiting for the winner (deactivate_waitq)
         self.suicided_wait = Completion(f"kernfs_remove_self {owner_name}/{attr}")
