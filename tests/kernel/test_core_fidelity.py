@@ -795,3 +795,54 @@ def test_bus_rescan_and_device_rescan_have_their_own_lock_classes(tmp_path):
     classes = {e.obj.name: e.obj.lock_class for e in trace if e.op[0] == O.GATE_ENTER}
     assert classes["kn->active 0000:01/rescan"] == "kn->active#pci_bus:rescan"
     assert classes["kn->active 0000:01:00.0/rescan"] == "kn->active#rescan"
+
+
+# -- audit-core F15: one async attach helper per device -----------------------------------------------
+
+def test_two_async_drivers_schedule_one_attach_helper(tmp_path):
+    # nvme and mlx5_core, both made PROBE_PREFER_ASYNCHRONOUS and both matching the device, loaded at
+    # the same time: the second __driver_attach sees dev->p->async_driver set and schedules nothing
+    from pcilock.kernel._model import base_table
+
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+
+    [[thread]]
+    name = "a"
+    run = ["modprobe nvme"]
+
+    [[thread]]
+    name = "b"
+    run = ["modprobe mlx5_core"]
+    """)
+    load_all()
+    base = base_table("v7.2")
+
+    def match(drv, dev):
+        if dev.bdf == "0000:01:00.0" and drv.name in ("nvme", "mlx5_core"):
+            return True
+        return (yield from base["pci_match_device"](drv, dev))
+
+    prog = make_program(sc, parse_regime("v7.2"), {"pci_match_device": match})
+    orig = prog.setup_fn
+
+    def setup():
+        s = orig()
+        for n in ("nvme", "mlx5_core"):
+            s.world.attrs["pci_drivers"][n].async_probe = True
+        return s
+
+    prog.setup_fn = setup
+    helpers = []
+    inner = prog.final_checks
+
+    def final(world, ex):
+        helpers.append(len(world.attrs["async_threads"]))
+        return inner(world, ex)
+
+    prog.final_checks = final
+    res = explore(prog, "dpor", budget=Budget(seconds=120))
+    assert res.error is None and res.verdict == "ok" and res.exhaustive, (res.verdict, res.error)
+    assert set(helpers) == {1}, sorted(set(helpers))

@@ -175,8 +175,10 @@ def device_driver_attach(drv, dev):
 
 
 @mirrors("drivers/base/dd.c", v61=1143, v612=1233, v72=1215)
-def __driver_attach_async_helper(dev, drv):
+def __driver_attach_async_helper(dev):
     yield from K.device_lock(dev)
+    drv = yield read(dev, "async_driver")
+    yield write(dev, "async_driver", None)
     yield from K.driver_probe_device(drv, dev)
     yield from K.device_unlock(dev)
     yield from K.put_device(dev)
@@ -189,12 +191,14 @@ def __driver_attach(dev, drv):
     if drv.async_probe:
         do_async = False
         yield from K.device_lock(dev)
-        if (yield read(dev, "driver")) is None:
+        # one helper per device: a second driver matching meanwhile does not schedule another
+        if (yield read(dev, "driver")) is None and (yield read(dev, "async_driver")) is None:
             yield from K.get_device(dev)
+            yield write(dev, "async_driver", drv)
             do_async = True
         yield from K.device_unlock(dev)
         if do_async:
-            t = yield spawn(K.__driver_attach_async_helper, dev, drv, name=f"async {dev.name}")
+            t = yield spawn(K.__driver_attach_async_helper, dev, name=f"async {dev.name}")
             W.async_threads.append(t)
         return 0
     yield from K.device_lock(dev)

@@ -24,6 +24,7 @@ class Device(Shared):
         "dead": False,
         "registered": False,
         "ready_to_probe": False,  # DEV_FLAG_READY_TO_PROBE (dev->flags, atomic bitops)
+        "async_driver": None,  # dev->p->async_driver: the driver an async attach helper will probe
         "on_bus": False,
         "refcount": 1,
     }
