@@ -647,6 +647,7 @@ def _op_obj(op):
 _LOCAL = O.LOCAL
 _CHOOSE = O.CHOOSE
 _READ, _WRITE, _RMW = O.READ, O.WRITE, O.RMW
+_F_R, _F_W = deps.F_R, deps.F_W
 # operations that can be disabled (see Execution.is_enabled); every other one is always enabled
 _MAY_BLOCK = frozenset((O.LOCK, O.DOWN_READ, O.DOWN_WRITE_WAIT, O.WAIT_COMPLETION, O.JOIN, O.GATE_WAIT))
 # operations without an object argument, on fields, and acquiring locks
@@ -860,29 +861,46 @@ def _field_hist(obj, field):
     return h
 
 
+# the field handlers look the history up inline; _field_hist() makes it, or reports the error
+
 def _h_read(ex, t, op):
     obj, field = op[1], op[2]
-    h = _field_hist(obj, field)
-    return obj._v[field], h, deps.F_R, True
+    try:
+        h = obj._fh.get(field)
+    except AttributeError:
+        h = None
+    if h is None:
+        h = _field_hist(obj, field)
+    return obj._v[field], h, _F_R, True
 
 
 def _h_write(ex, t, op):
     obj, field = op[1], op[2]
-    h = _field_hist(obj, field)
+    try:
+        h = obj._fh.get(field)
+    except AttributeError:
+        h = None
+    if h is None:
+        h = _field_hist(obj, field)
     obj._v[field] = op[3]
-    return None, h, deps.F_W, True
+    return None, h, _F_W, True
 
 
 def _h_rmw(ex, t, op):
     obj, field, fn = op[1], op[2], op[3]
-    h = _field_hist(obj, field)
+    try:
+        h = obj._fh.get(field)
+    except AttributeError:
+        h = None
+    if h is None:
+        h = _field_hist(obj, field)
     old = obj._v[field]
     try:
         obj._v[field] = fn(old)
     except Exception as e:
         raise ModelError(f"thread {t.name}: rmw function on {field} raised {e!r}", thread=t.name,
                          frames=frames_of(t.gen)) from e
-    return old, h, deps.F_W, True
+    return old, h, _F_W, True
 
 
 def _h_choose(ex, t, op):

@@ -384,10 +384,11 @@ class OptimalDporExplorer(DporExplorer):
                 node.tid = tid
                 nodes.append(node)
             t = threads[tid]
-            if node.choice is None and t.pending[0] == O.CHOOSE:
+            if node.choice is None and t.pending[0] == _CHOOSE:
                 node.choice = 0
                 node.nchoices = t.pending[1]
-            plan = node.cur.sub(node.choice) if node.cur is not None else None
+            cur = node.cur
+            plan = None if cur is None else cur.children if node.choice is None else cur.sub(node.choice)
             ex.step(tid, node.choice)
             if i >= branch or node.fp is None:  # (a replayed step repeats the event it had)
                 self._footprint(node, tid, tracker.events[-1])
@@ -453,11 +454,13 @@ class OptimalDporExplorer(DporExplorer):
                 node.explored.append(node.fp if node.fp is not None else WNode(node.tid, None, 0))
                 if node.wut and node.wut[0] is node.cur:
                     node.wut.pop(0)
-            asleep = [x.tid for x in node.sleep + node.explored]
-            while node.wut and node.wut[0].tid in asleep:
-                node.wut.pop(0)
-            if node.wut:
-                c = node.wut[0]
+            wut = node.wut
+            if wut:
+                asleep = [x.tid for x in node.sleep + node.explored]
+                while wut and wut[0].tid in asleep:
+                    wut.pop(0)
+            if wut:
+                c = wut[0]
                 node.tid = c.tid
                 node.cur = c
                 node.choice = None

@@ -276,12 +276,26 @@ class RaceDetector:
             acc = hist.racc = {}
         elif acc:
             nc = len(C)
+            met = None  # innermost (code, line) of the earlier accesses reported here
             for e in acc.values():
                 etid = e[0]
                 if etid == tid or not (write or e[2]) or (marked and e[3]):
                     continue
                 if nc > etid and C[etid] >= e[1]:
                     continue
+                # two earlier accesses at the same location give the same signature here
+                ec, el = e[_CODE], e[_LINE]
+                if met is None:
+                    met = [(ec, el)]
+                else:
+                    dup = False
+                    for mc, ml in met:
+                        if mc is ec and ml == el:
+                            dup = True
+                            break
+                    if dup:
+                        continue
+                    met.append((ec, el))
                 self._report(ex, t, obj, field, e, marked, snap, opname, code, line)
         if code is None:
             cls = None
