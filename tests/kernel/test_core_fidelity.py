@@ -846,3 +846,30 @@ def test_two_async_drivers_schedule_one_attach_helper(tmp_path):
     res = explore(prog, "dpor", budget=Budget(seconds=120))
     assert res.error is None and res.verdict == "ok" and res.exhaustive, (res.verdict, res.error)
     assert set(helpers) == {1}, sorted(set(helpers))
+
+
+# -- audit-core F16: bus_rescan_store tests !pci_is_root_bus (bus->parent), not bus->self -------------
+
+def test_rescan_of_an_emptied_vf_bus_dereferences_a_null_bridge(tmp_path):
+    # the PF driver's unbind removes its VF (no pci_rescan_remove_lock on that path, the seed-002 family);
+    # between the VF's list_del and the removal of its virtual bus, the bus's class rescan file still
+    # works, the bus is empty and not a root bus: pci_rescan_bus_bridge_resize(bus->self == NULL)
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    sriov = { total_vfs = 1, num_vfs = 1, offset = 256, drivers_autoprobe = false }
+
+    [[thread]]
+    name = "unbind"
+    run = ["echo 0000:01:00.0 > /sys/bus/pci/drivers/mlx5_core/unbind"]
+
+    [[thread]]
+    name = "rescan"
+    run = ["echo 1 > /sys/class/pci_bus/0000:02/rescan"]
+    """)
+    for regime in ("v6.1", "v6.12", "v7.2"):
+        res = check(sc, regime, stop_on_first=False)
+        msgs = [f.message for f in res.found if f.kind == "uaf"]
+        assert any("NULL pointer dereference: bridge->subordinate" in m for m in msgs), (regime, msgs)

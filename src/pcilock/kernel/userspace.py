@@ -113,11 +113,13 @@ def bus_rescan(value):
 
 @op("class_bus_rescan")
 def class_bus_rescan(busname, value):
+    # path lookup of /sys/class/pci_bus/DDDD:BB/rescan: the file exists from device_add of the bus's
+    # class device; once device_del drained it, kernfs_get_active fails (-ENODEV)
     bus = W.find_bus(int(busname[:4], 16), int(busname[5:7], 16))
-    if bus is None or not (yield read(bus.dev, "registered")):
+    kn = bus.dev.kn.get("rescan") if bus is not None else None
+    if kn is None:
         return ENOENT
-    return (yield from K.kernfs_fop_write_iter(bus.dev.kn["rescan"],
-                                               lambda buf: K.bus_rescan_store(bus, buf), value))
+    return (yield from K.kernfs_fop_write_iter(kn, lambda buf: K.bus_rescan_store(bus, buf), value))
 
 
 def lookup_driver_file(drv, attr):

@@ -245,6 +245,7 @@ class _Parser:
         topo = Topology(_parents_first(specs, by_bdf), child_bus=child_bus)
         buses = {f"{s.domain:04x}:{s.bus:02x}" for s in specs if s.parent is None}
         buses |= {f"{by_bdf[b].domain:04x}:{n:02x}" for b, n in child_bus.items()}
+        buses |= {vf[:7] for vf in vfs}  # virtual buses of VFs whose routing IDs leave the PF's bus
         return topo, OpContext(by_bdf, vfs, buses, slots)
 
     def device(self, t, w):

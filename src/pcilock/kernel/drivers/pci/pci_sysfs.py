@@ -59,8 +59,9 @@ def bus_rescan_store(bus, buf):
         return EINVAL
     if val:
         yield from K.pci_lock_rescan_remove()
-        if bus.self is not None and not (yield read(bus, "devices")):
-            yield from K.pci_rescan_bus_bridge_resize(bus.self)
+        # !pci_is_root_bus(bus) && list_empty(&bus->devices) (READ_ONCE of the head)
+        if bus.parent is not None and not (yield read(bus, "devices", marked=True)):
+            yield from K.pci_rescan_bus_bridge_resize(bus.self)  # NULL for a virtual VF bus
         else:
             yield from K.pci_rescan_bus(bus)
         yield from K.pci_unlock_rescan_remove()

@@ -9,7 +9,7 @@ assignment is not modelled (it takes no lock of the model).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import down_read, down_write, lock, read, unlock, up_read, up_write, write
+from pcilock._engine_imports import check, down_read, down_write, lock, read, unlock, up_read, up_write, write
 from pcilock.kernel._model import K, W, mirrors
 
 PCI_DEV_ADDED = 0
@@ -44,6 +44,10 @@ def pci_assign_unassigned_bus_resources(bus):
 
 @mirrors("drivers/pci/probe.c", v61=3315, v612=3348, v72=3471)
 def pci_rescan_bus_bridge_resize(bridge):
+    if bridge is None:  # bus_rescan_store of an empty bus that has no bridge (a VF's virtual bus)
+        yield check(False, "BUG: NULL pointer dereference: bridge->subordinate "
+                    "(pci_rescan_bus_bridge_resize)", kind="uaf", fatal=True)
+        return 0
     bus = yield read(bridge, "subordinate")
     n = yield from K.pci_scan_child_bus(bus)
     # pci_assign_unassigned_bridge_resources(bridge): no pci_bus_sem
@@ -119,7 +123,7 @@ def pci_device_add(dev, bus):
     yield from K.pci_init_reset_methods(dev)
     yield down_write(W.pci_bus_sem)
     devs = yield read(bus, "devices")  # list_add_tail(&dev->bus_list, &bus->devices)
-    yield write(bus, "devices", devs + (dev,))
+    yield write(bus, "devices", devs + (dev,), marked=True)  # published with WRITE_ONCE(prev->next)
     yield up_write(W.pci_bus_sem)
     yield write(dev, "match_driver", False)
     yield from K.device_add(dev)
@@ -130,7 +134,7 @@ def pci_device_add(dev, bus):  # noqa: F811
     yield from K.pci_init_reset_methods(dev)  # pci_init_capabilities
     yield down_write(W.pci_bus_sem)
     devs = yield read(bus, "devices")  # list_add_tail(&dev->bus_list, &bus->devices)
-    yield write(bus, "devices", devs + (dev,))
+    yield write(bus, "devices", devs + (dev,), marked=True)  # published with WRITE_ONCE(prev->next)
     yield up_write(W.pci_bus_sem)
     yield from K.device_add(dev)
 

@@ -33,7 +33,7 @@ def pci_destroy_dev(dev):
     yield from K.device_del(dev)
     yield down_write(W.pci_bus_sem)
     devs = yield read(dev.bus, "devices")  # list_del(&dev->bus_list): a plain list update
-    yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev))
+    yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev), marked=True)  # WRITE_ONCE
     yield up_write(W.pci_bus_sem)
     yield from K.pcie_aspm_exit_link_state(dev)
     # elided: pci_bridge_d3_update(dev) - a pci_walk_bus (pci_bus_sem read) only when the platform lets
@@ -51,7 +51,7 @@ def pci_destroy_dev(dev):  # noqa: F811
     yield from K.device_del(dev)
     yield down_write(W.pci_bus_sem)
     devs = yield read(dev.bus, "devices")  # list_del(&dev->bus_list): a plain list update
-    yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev))
+    yield write(dev.bus, "devices", tuple(d for d in devs if d is not dev), marked=True)  # WRITE_ONCE
     yield up_write(W.pci_bus_sem)
     # pci_doe_destroy, pci_ide_destroy: no lock of the model
     yield from K.pcie_aspm_exit_link_state(dev)
