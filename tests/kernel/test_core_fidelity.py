@@ -873,3 +873,36 @@ def test_rescan_of_an_emptied_vf_bus_dereferences_a_null_bridge(tmp_path):
         res = check(sc, regime, stop_on_first=False)
         msgs = [f.message for f in res.found if f.kind == "uaf"]
         assert any("NULL pointer dereference: bridge->subordinate" in m for m in msgs), (regime, msgs)
+
+
+# -- audit-core F17: reset files only with a reset method; type groups in pci_dev_attr_groups order ----
+
+def test_reset_files_hidden_without_a_reset_method(tmp_path):
+    sc = scenario(tmp_path, ROOT_PORT + """
+    [[device]]
+    bdf = "0000:01:00.0"
+    parent = "0000:00:1c.0"
+    driver = "mlx5_core"
+    reset_methods = []
+    sriov = { total_vfs = 1, num_vfs = 0, drivers_autoprobe = false }
+
+    [[thread]]
+    name = "t"
+    run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"]
+    """)
+    files = []
+    check(sc, "v7.2", observe=lambda w: files.append(
+        {b: sorted(set(w.attrs["devices"][b].kn) & {"reset", "reset_method"})
+         for b in ("0000:01:00.0", "0000:01:00.1")}))
+    # the PF booted without a reset method: no files; its VF (FLR), added at run time: both files
+    assert files == [{"0000:01:00.0": [], "0000:01:00.1": ["reset", "reset_method"]}]
+
+
+def test_type_groups_in_kernel_order():
+    from pcilock.kernel.world import DeviceSpec, Topology, World
+
+    w = World(Topology([DeviceSpec(bdf="0000:00:1c.0", type="root-port", total_vfs=2)]), "v7.2", {})
+    dev = w.new_dev(w.topo.devices[0], w.new_bus(0, 0, None, None))
+    # hotplug group, sriov_pf group, bridge group (pci_dev_attr_groups)
+    assert dev.type_attrs == ("remove", "rescan", "sriov_numvfs", "sriov_drivers_autoprobe",
+                              "sriov_vf_total_msix", "reset_subordinate")

@@ -148,14 +148,18 @@ class World:
         dev.parent = bus.self
         dev.child_bus_number = self.topo.child_bus.get(spec.bdf)
         dev.bus_type = "pci"
+        # pci_dev_attr_groups order (device_remove_attrs drains them in this order): the hotplug
+        # group (remove, rescan; not on VFs), sriov_pf, sriov_vf, then the bridge group
         dev.type_attrs = ("remove", "rescan") if not spec.is_vf else VF_ATTRS
-        if spec.is_bridge:
-            dev.type_attrs += ("reset_subordinate",)
         if spec.total_vfs:
             dev.is_physfn = True
             dev.sriov = PciSriov(spec.total_vfs, spec.vf_offset, spec.vf_stride, link=spec.devfn,
                                  drivers_autoprobe=spec.drivers_autoprobe)
             dev.type_attrs += PF_ATTRS
+        if spec.is_bridge:
+            dev.type_attrs += ("reset_subordinate",)
+        # pci_dev_groups: reset and reset_method are visible only if a reset method is supported
+        # (pci_dev_reset_attr_is_visible; 6.x reset_method: pci_dev_reset_method_attr_is_visible)
         dev.bus_attrs = ("reset", "reset_method")
         dev.other_attrs = ()
         self.attrs["devices"][spec.bdf] = dev
@@ -171,6 +175,13 @@ class World:
                 dev.poke("slot", slot)
 
     def kernfs_create_files(self, dev):
+        """device_add's sysfs groups (a generator: the is_visible callbacks read the device)."""
+        if dev.bus_type == "pci":
+            from pcilock.kernel.drivers.pci.pci import reset_methods_of
+
+            # pci_reset_supported: dev->reset_methods[0], set by pci_init_reset_methods in pci_device_add
+            if not (yield read(reset_methods_of(dev), "methods")):
+                dev.bus_attrs = ()
         dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs) + tuple(dev.other_attrs),
                             kind="pci_bus" if dev.bus_type is None else None)
 
@@ -326,6 +337,8 @@ class World:
                 dev.link_downstream = pci_function_0(devs)
 
     def _booted(self, dev, bus, klist):
+        if dev.spec.reset_methods is not None and not dev.spec.reset_methods:
+            dev.bus_attrs = ()  # no reset method (otherwise the model device has at least one)
         dev.kn = make_nodes(dev.name, tuple(dev.type_attrs) + tuple(dev.bus_attrs))
         dev.poke("registered", True)
         dev.poke("ready_to_probe", True)

@@ -18,7 +18,7 @@ def kill_device(dev):
 @mirrors("drivers/base/core.c", note="sysfs part only: type groups created, bus klist add, ready to probe "
          "(under the device lock), initial probe", v61=3579, v612=3641, v72=3639)
 def device_add(dev):
-    W.kernfs_create_files(dev)
+    yield from W.kernfs_create_files(dev)  # the type groups and the bus dev_groups (their is_visible)
     yield write(dev, "registered", True)
     yield from K.bus_add_device(dev)
     # from the klist add on, a driver loaded meanwhile may try to probe: ready_to_probe defers it
