@@ -216,6 +216,8 @@ def driver_attach(drv):
 
 @mirrors("drivers/base/dd.c", v61=541, v612=621, v72=610)
 def device_remove(dev):
+    # device_remove_groups(dev, dev->driver->dev_groups) drains the driver's device attributes under
+    # the device lock; no model driver has dev_groups on the PCI device (nvme's are on its ctrl device)
     yield from K.pci_device_remove(dev)  # dev->bus->remove
 
 

@@ -13,7 +13,9 @@ PCI_DEV_REMOVED = 3
 def pci_stop_dev(dev):
     if PCI_DEV_ADDED in (yield read(dev, "priv_flags", marked=True)):
         yield from K.device_release_driver(dev)
-        # pci_proc_detach_device, pci_remove_sysfs_dev_files: no lock of the model
+        # elided: pci_proc_detach_device (proc_remove waits for in-flight /proc/bus/pci users) and
+        # pci_remove_sysfs_dev_files (config/resource files): the model has no userspace config
+        # accessor, so nothing is in flight there (audit-core F18)
         yield rmw(dev, "priv_flags", lambda f: f - {PCI_DEV_ADDED})
 
 
@@ -23,6 +25,7 @@ def pci_stop_dev(dev):  # noqa: F811
     if PCI_DEV_ADDED not in flags:
         return
     yield from K.device_release_driver(dev)
+    # elided: pci_proc_detach_device (see the 6.x variant)
 
 
 @mirrors("drivers/pci/remove.c", note="6.x: guarded by dev->dev.kobj.parent (cleared by device_del)",
