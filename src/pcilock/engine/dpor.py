@@ -172,45 +172,39 @@ class DporTracker:
         self.analyzing = True
         self.prev = prev
 
-    def _reuse(self, t, op, hist, mode, value):
-        """Append the previous execution's event at this index if it is this one."""
-        events = self.events
-        idx = len(events)
-        prev = self.prev
-        if idx >= len(prev):
-            self.prev = None
-            return False
-        pe = prev[idx]
-        seq = t.seq + 1
-        code = op[0]
-        if (pe.tid != t.tid or pe.seq != seq or pe.mode != mode
-                or pe.key != (None if hist is None else hist.key)
-                or pe.spawned != (value.tid if code == _SPAWN else None)
-                or pe.joined != (op[1].tid if code == _JOIN else None)
-                or pe.choice != (value if code == _CHOOSE else None)
-                or pe.spawner != ((t.parent.tid, t.spawn_seq) if seq == 1 and t.parent is not None
-                                  else None)):
-            self.prev = None
-            return False
-        t.seq = seq
-        t.clock = pe.clock
-        if hist is not None:
-            if type(hist) is _MultiHist:
-                for h in hist.hists:
-                    h.append((idx, mode))
-            else:
-                hist.append((idx, mode))
-        events.append(pe)
-        if code == _SPAWN:
-            value.spawn_seq = seq
-            value.clock = pe.clock[:]
-            if value.done:
-                value.final_clock = value.clock
-        return True
-
     def on_event(self, ex, t, op, hist, mode, value):
-        if self.prev is not None and not self.analyzing and self._reuse(t, op, hist, mode, value):
-            return
+        if self.prev is not None and not self.analyzing:
+            # the previous execution's event at this index, if it is this one (see the class doc)
+            events = self.events
+            idx = len(events)
+            prev = self.prev
+            if idx < len(prev):
+                pe = prev[idx]
+                seq = t.seq + 1
+                code = op[0]
+                if (pe.tid == t.tid and pe.seq == seq and pe.mode == mode
+                        and pe.key == (None if hist is None else hist.key)
+                        and pe.spawned == (value.tid if code == _SPAWN else None)
+                        and pe.joined == (op[1].tid if code == _JOIN else None)
+                        and pe.choice == (value if code == _CHOOSE else None)
+                        and pe.spawner == ((t.parent.tid, t.spawn_seq) if seq == 1 and t.parent is not None
+                                           else None)):
+                    t.seq = seq
+                    t.clock = pe.clock
+                    if hist is not None:
+                        if type(hist) is _MultiHist:
+                            for h in hist.hists:
+                                h.append((idx, mode))
+                        else:
+                            hist.append((idx, mode))
+                    events.append(pe)
+                    if code == _SPAWN:
+                        value.spawn_seq = seq
+                        value.clock = pe.clock[:]
+                        if value.done:
+                            value.final_clock = value.clock
+                    return
+            self.prev = None
         events = self.events
         idx = len(events)
         tid = t.tid

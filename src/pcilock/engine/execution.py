@@ -301,6 +301,8 @@ class Execution:
         if op is None:
             return False
         code = op[0]
+        if code not in _MAY_BLOCK:
+            return True
         if code == O.LOCK:
             return op[1].owner is None
         if code == O.DOWN_READ:
@@ -325,7 +327,9 @@ class Execution:
             if op is None:
                 continue
             code = op[0]
-            if code == O.LOCK:
+            if code not in _MAY_BLOCK:
+                pass
+            elif code == O.LOCK:
                 if op[1].owner is not None:
                     continue
             elif code == O.DOWN_READ:

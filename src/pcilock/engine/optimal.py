@@ -35,7 +35,7 @@ from . import deps
 from . import ops as O
 from .dpor import DporExplorer, DporTracker, initials
 from .errors import NondeterminismError
-from .execution import Execution
+from .execution import _MAY_BLOCK, Execution
 
 _REL = deps.REL
 _N = deps.NMODES
@@ -313,24 +313,26 @@ class OptimalDporExplorer(DporExplorer):
         nviol = 0
         # the replayed prefix: the steps of the previous execution before the branch
         tracker.analyzing = False
+        viols = ex.violations
         while i < branch:
             node = nodes[i]
             tid = node.tid
             t = threads[tid] if tid < len(threads) else None
-            if t is None or not ex.is_enabled(t):
+            p = None if t is None else t.pending
+            if p is None or (p[0] in _MAY_BLOCK and not ex.is_enabled(t)):
                 raise NondeterminismError(
                     f"replaying step {i}: thread {tid} is not enabled as it was before; the "
                     f"model is not deterministic (set or dict ordering of objects, id(), time, "
                     f"or unseeded randomness)")
-            if node.choice is None and t.pending[0] == _CHOOSE:
+            if node.choice is None and p[0] == _CHOOSE:
                 node.choice = 0
-                node.nchoices = t.pending[1]
+                node.nchoices = p[1]
             ex.step(tid, node.choice)
             if node.fp is None:  # (a replayed node has the footprint of its event)
                 self._footprint(node, tid, tracker.events[-1])
             last = tid
             i += 1
-            if len(ex.violations) > nviol:
+            if viols and len(viols) > nviol:
                 nviol = self._collect(ex, nviol, i)
                 if self.stop_on_first and self.found:
                     return ex, "violation"
