@@ -261,3 +261,42 @@ def test_three_lock_cycle_and_length_bound():
     assert [c["locks"] for c in _cycles(r)] == [["L0", "L1", "L2"]]
     short = explore(Program(setup), stop_on_first=False, lock_graph=LockGraph(max_cycle_len=2))
     assert _cycles(short) == []
+
+
+def _abba_rwsem_writer():
+    """P: lock(A), down_write(S); Q: down_read(S), lock(A): the closing waits never finish."""
+    def setup():
+        A, S = Mutex("A"), RWSem("S")
+
+        def p():
+            yield O.lock(A)
+            yield O.schedule_point()
+            yield O.down_write(S)
+            yield O.up_write(S)
+            yield O.unlock(A)
+
+        def q():
+            yield O.down_read(S)
+            yield O.schedule_point()
+            yield O.lock(A)
+            yield O.unlock(A)
+            yield O.up_read(S)
+        return [ThreadSpec("P", p), ThreadSpec("Q", q)]
+    return _prog(setup)
+
+
+def test_a_deadlocked_execution_alone_shows_its_cycle_as_lockdep_would():
+    """Lockdep adds a dependency when an acquisition is attempted, before the task waits, so
+    the one execution that deadlocks is enough to see the cycle: both closing edges are
+    waits that never finish (a mutex and a queued rwsem writer)."""
+    for seed in range(20):
+        r = explore(_abba_rwsem_writer(), strategy="random", seed=seed, runs=1)
+        if r.verdict == "deadlock":
+            break
+    else:
+        pytest.fail("no seed deadlocked in one execution")
+    assert r.stats.executions == 1
+    (c,) = _cycles(r)
+    assert sorted(c["locks"]) == ["A", "S"]
+    modes = {(ch["held"], ch["acquired"]) for ch in c["chains"]}
+    assert modes == {("A", "S"), ("S", "A")}

@@ -470,8 +470,17 @@ class Execution:
             self._advance(t, value)
         p = t.pending
         if p is not None and p[0] in _MAY_BLOCK and not self.is_enabled(t):
+            self._blocked_on(t, p)
             self._check_cycle(t)
         return hist, mode
+
+    def _blocked_on(self, t, op):
+        """Tell the observers that *t* waits at its blocking operation *op* (lockdep records a
+        dependency when the acquisition is attempted, before the task waits)."""
+        for ob in self.observers:
+            f = getattr(ob, "on_blocked", None)
+            if f is not None:
+                f(self, t, op)
 
     def _check_cycle(self, t):
         if t.tid in self.deadlocked:
@@ -558,6 +567,9 @@ class Execution:
         """
         if self.enabled():
             return self.violations
+        if self.observers:
+            for x in self.blocked():
+                self._blocked_on(self.threads[x], self.threads[x].pending)
         blocked = [x for x in self.blocked() if x not in self.deadlocked]
         blocked = [x for x in blocked if not self._reaches_deadlock(x)]
         if blocked:

@@ -19,7 +19,7 @@ operation                           mode    blocking?
 ``lock``                            write   yes
 ``trylock`` (success)               write   no (trylock)
 ``down_read(s, subclass)``          read    yes
-``down_write(s, subclass)``         write   yes (recorded when granted)
+``down_write(s, subclass)``         write   yes
 ``down_read_trylock`` (success)     read    no (trylock)
 ``down_write_trylock`` (success)    write   no (trylock)
 ``gate_enter`` (success)            read    no: kernfs takes active references with
@@ -28,8 +28,11 @@ operation                           mode    blocking?
 ``gate_close`` (the drain)          write   yes; the closer does not hold the gate after
 ==================================  ======  ============================================
 
-Each acquisition records an edge from *every* lock the thread holds at that
-moment (lockdep stops at the most recent non-trylock held lock and relies on
+A blocking acquisition is recorded when it is attempted: when the task has to
+wait for it (``on_blocked``, also for a wait that never ends, the closing edge of a
+deadlock) or when it is granted, whichever comes first; lockdep likewise adds the
+dependency before the task sleeps.  Each acquisition records an edge from *every* lock
+the thread holds at that moment (lockdep stops at the most recent non-trylock held lock and relies on
 transitivity; the set of cycles is the same).  The held locks are tracked
 with the subclass they were taken with.
 
@@ -308,6 +311,17 @@ class LockGraphObserver:
         h = _HANDLERS.get(code)
         if h is not None:
             h(self, t, op, value)
+
+    def on_blocked(self, ex, t, op):
+        """*t* waits to acquire: the dependency exists from now on, as in lockdep, even if the
+        acquisition never completes (the closing edge of a deadlock)."""
+        code = op[0]
+        if code == O.LOCK:
+            self._acquire(t, op[1], "w", 0, False, hold=False)
+        elif code == O.DOWN_READ:
+            self._acquire(t, op[1], "r", op[2], False, hold=False)
+        elif code == O.DOWN_WRITE_WAIT:
+            self._acquire(t, op[1], "w", op[2], False, hold=False)
 
     def _acquire(self, t, obj, mode, sub, trylock, hold=True):
         held = self.held.get(t.tid)
