@@ -230,10 +230,10 @@ def test_json_shape_and_determinism():
     assert set(a) == {"cycles", "edges"} and isinstance(a["edges"], int)
     assert a["edges"] == 4  # G->A, G->B, A->B, B->A
     for c in a["cycles"]:
-        assert set(c) == {"locks", "classes", "lockdep_visible", "chains"}
+        assert set(c) == {"locks", "classes", "lockdep_visible", "deadlock_possible", "chains"}
         assert len(c["chains"]) == len(c["locks"]) == len(c["classes"])
         for ch in c["chains"]:
-            assert set(ch) == {"held", "acquired", "thread", "held_stack", "acquired_stack"}
+            assert set(ch) == {"held", "acquired", "thread", "threads", "held_stack", "acquired_stack"}
             for fr in ch["held_stack"] + ch["acquired_stack"]:
                 assert isinstance(fr, list) and len(fr) == 3
     json.dumps(a)  # serialisable as is
@@ -300,3 +300,39 @@ def test_a_deadlocked_execution_alone_shows_its_cycle_as_lockdep_would():
     assert sorted(c["locks"]) == ["A", "S"]
     modes = {(ch["held"], ch["acquired"]) for ch in c["chains"]}
     assert modes == {("A", "S"), ("S", "A")}
+
+
+def _one_task_both_orders():
+    """One task takes A then B, later B then A (pciehp's IRQ thread with reset_lock and
+    pci_rescan_remove_lock after f5eff5591b8f); another task takes only A."""
+    def setup():
+        A, B = Mutex("A"), Mutex("B")
+
+        def ist():
+            yield O.lock(A)
+            yield O.lock(B)
+            yield O.unlock(A)
+            yield O.lock(A)
+            yield O.unlock(A)
+            yield O.unlock(B)
+
+        def other():
+            yield O.lock(A)
+            yield O.unlock(A)
+        return [ThreadSpec("ist", ist), ThreadSpec("other", other)]
+    return _prog(setup)
+
+
+def test_a_cycle_only_one_task_closes_is_a_lockdep_false_positive_not_a_deadlock():
+    r = explore(_one_task_both_orders())
+    assert r.verdict == "ok" and r.exhaustive
+    (c,) = _cycles(r)
+    assert c["lockdep_visible"] is True and c["deadlock_possible"] is False
+    assert {ch["thread"] for ch in c["chains"]} == {"ist"}
+
+
+def test_the_same_cycle_taken_by_two_tasks_can_deadlock():
+    r = explore(gated_abba(), strategy="random", seed=1, runs=30)
+    (c,) = _cycles(r)
+    assert c["deadlock_possible"] is True
+    assert {ch["thread"] for ch in c["chains"]} == {"P", "Q"}

@@ -56,6 +56,18 @@ Cycles are enumerated with :func:`networkx.simple_cycles` up to
 rotated to start at its first-seen lock and sorted by (length, ids): the same
 exploration gives the same report.
 
+deadlock_possible
+-----------------
+A deadlock on a cycle of k locks needs k tasks at the same time, each holding one lock of
+the cycle and waiting for the next.  ``deadlock_possible`` is false when no choice of
+recorded variants has k different tasks behind its k edges: every edge was taken by the
+same task (or too few tasks), like pciehp's single IRQ thread per port that takes
+``reset_lock`` then ``pci_rescan_remove_lock`` and, after f5eff5591b8f, the other way
+round.  Lockdep does not look at tasks and reports such a cycle anyway (a false positive,
+which is what ``lockdep_visible`` then says).  Tasks are told apart by name: one name is
+one task, or instances the kernel serialises (the hard IRQ of one line, one work item);
+the ``#2`` the engine appends to a repeated thread name is ignored.
+
 lockdep_visible
 ---------------
 Linux lockdep could report the cycle as a circular locking dependency iff
@@ -78,8 +90,9 @@ may still be reported by lockdep, which assumes a writer could queue.
 JSON (:meth:`LockGraph.to_json`)::
 
     {"cycles": [{"locks": [names...], "classes": [class names...],
-                 "lockdep_visible": bool,
+                 "lockdep_visible": bool, "deadlock_possible": bool,
                  "chains": [{"held": name, "acquired": name, "thread": thread_name,
+                             "threads": [every task seen taking it],
                              "held_stack": [[func, file, line], ...],
                              "acquired_stack": [[func, file, line], ...]}, ...]}],
      "edges": int}
@@ -118,7 +131,7 @@ class EdgeVariant:
     """One recorded way of taking *acquired* while holding *held*."""
 
     __slots__ = ("held", "acquired", "held_mode", "held_sub", "acq_mode", "acq_sub", "trylock",
-                 "thread", "held_stack", "acquired_stack")
+                 "thread", "threads", "held_stack", "acquired_stack")
 
     def __init__(self, held, acquired, held_mode, held_sub, acq_mode, acq_sub, trylock, thread,
                  held_stack, acquired_stack):
@@ -129,12 +142,14 @@ class EdgeVariant:
         self.acq_mode = acq_mode
         self.acq_sub = acq_sub
         self.trylock = trylock
-        self.thread = thread
+        self.thread = thread  # the first task seen taking it (its stacks are these)
+        self.threads = [thread]  # every task seen taking it, first-seen order
         self.held_stack = held_stack
         self.acquired_stack = acquired_stack
 
     def chain_json(self):
         return {"held": self.held, "acquired": self.acquired, "thread": self.thread,
+                "threads": list(self.threads),
                 "held_stack": [[f, p, ln] for f, p, ln in self.held_stack],
                 "acquired_stack": [[f, p, ln] for f, p, ln in self.acquired_stack]}
 
@@ -151,7 +166,7 @@ class LockGraph:
         self.max_cycles = max_cycles
         self.locks = {}  # name -> LockInfo, in first-seen order
         self.edges = {}  # (held name, acquired name) -> [EdgeVariant], in first-seen order
-        self._vkeys = set()  # membership only: variant keys already recorded
+        self._vkeys = {}  # variant key -> EdgeVariant already recorded
         self._cycles = None
 
     def observer(self):
@@ -177,12 +192,15 @@ class LockGraph:
         for h in held:
             hobj, hmode, hsub, hsnap = h[0], h[1], h[2], h[3]
             vk = (hobj.name, name, hmode, hsub, mode, sub, trylock)
-            if vk in vkeys:
+            old = vkeys.get(vk)
+            if old is not None:
+                if t.name not in old.threads:
+                    old.threads.append(t.name)
+                    self._cycles = None
                 continue
-            vkeys.add(vk)
             self._lock(hobj)
-            v = EdgeVariant(hobj.name, name, hmode, hsub, mode, sub, trylock, t.name,
-                            frames_of_snap(hsnap), frames_of_snap(snap))
+            v = vkeys[vk] = EdgeVariant(hobj.name, name, hmode, hsub, mode, sub, trylock, t.name,
+                                        frames_of_snap(hsnap), frames_of_snap(snap))
             lst = self.edges.get((hobj.name, name))
             if lst is None:
                 self.edges[(hobj.name, name)] = [v]
@@ -251,19 +269,26 @@ class LockGraph:
                 return False  # recursive locking at class level, not a cycle for lockdep
             return v.acq_sub == w.held_sub
 
+        def lockdep_link(i, v, w):
+            return can_block(i, v, w) and class_ok(i, v, w)
+
         validated = all(x.validate for x in infos)
         both = None
         if validated:
-            both = _select(vs, lambda i, v, w: can_block(i, v, w) and class_ok(i, v, w))
-        chosen = both if both is not None else _select(vs, can_block)
+            both = (_select(vs, lockdep_link, _distinct_tasks)
+                    or _select(vs, lockdep_link))
+        possible = _select(vs, can_block, _distinct_tasks)
+        chosen = both if both is not None else (possible or _select(vs, can_block))
         if chosen is None:
             return None
         visible = both is not None or (validated and _select(vs, class_ok) is not None)
+        chains = [v.chain_json() for v in chosen]
         return {
             "locks": [x.name for x in infos],
             "classes": [x.lock_class for x in infos],
             "lockdep_visible": visible,
-            "chains": [v.chain_json() for v in chosen],
+            "deadlock_possible": possible is not None,
+            "chains": chains,
         }
 
 
@@ -275,8 +300,9 @@ def _distinct(vs):
     return list(seen.values())
 
 
-def _select(vs, link):
-    """First choice (in recorded order) of one variant per edge with ``link(i, v_i, v_i+1)`` all around."""
+def _select(vs, link, whole=None):
+    """First choice (in recorded order) of one variant per edge with ``link(i, v_i, v_i+1)`` all
+    around, and ``whole(choice)`` true if given."""
     k = len(vs)
     choice = [None] * k
 
@@ -287,11 +313,48 @@ def _select(vs, link):
             if i == k - 1 and not link(k - 1, v, choice[0] if k > 1 else v):
                 continue
             choice[i] = v
-            if i == k - 1 or rec(i + 1):
+            if i == k - 1:
+                if whole is None or whole(choice):
+                    return True
+                continue
+            if rec(i + 1):
                 return True
         return False
 
     return list(choice) if rec(0) else None
+
+
+def _task(thread_name):
+    """The task a model thread is: the engine names a second thread of the same name
+    ``name#2`` (a kernel thread the model starts again for each run, like an IRQ thread
+    woken twice), and it is the same task."""
+    base, sep, k = thread_name.rpartition("#")
+    return base if sep and k.isdigit() else thread_name
+
+
+def _distinct_tasks(choice):
+    """A task per edge of *choice*, all different (first in recorded order), or None.
+
+    A deadlock on a k-lock cycle needs k tasks at once, each holding one lock of the cycle
+    and waiting for the next: a cycle whose edges were only ever taken by fewer tasks (e.g.
+    pciehp's one IRQ thread per port taking reset_lock and pci_rescan_remove_lock in both
+    orders) cannot close, though lockdep, which does not look at tasks, reports it."""
+    k = len(choice)
+    picked = [None] * k
+
+    def rec(i):
+        if i == k:
+            return True
+        for name in choice[i].threads:
+            name = _task(name)
+            if name in picked[:i]:
+                continue
+            picked[i] = name
+            if rec(i + 1):
+                return True
+        return False
+
+    return list(picked) if rec(0) else None
 
 
 class LockGraphObserver:

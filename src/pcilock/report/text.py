@@ -335,4 +335,6 @@ def _lock_graph(out, lg):
         locks = [str(x) for x in c.get("locks") or []]
         chain = " -> ".join(locks + locks[:1])
         seen = "lockdep would report it" if c.get("lockdep_visible") else "invisible to lockdep"
+        if c.get("deadlock_possible") is False:
+            seen += "; too few tasks take these locks in these orders to close it: not a deadlock"
         out.add(f"#{i}: {chain} ({seen})", 2, 6)
