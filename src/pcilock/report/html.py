@@ -214,7 +214,8 @@ def _cycle_view(c):
         chains = [{"held": locks[i], "acquired": locks[(i + 1) % len(locks)], "thread": None,
                    "held_stack": [], "acquired_stack": []} for i in range(len(locks))]
     return {"chain": " → ".join(locks + locks[:1]), "visible": bool(c.get("lockdep_visible")),
-            "possible": c.get("deadlock_possible") is not False, "chains": chains, "svg": _svg(locks) if 1 < len(locks) <= 10 else None}
+            "possible": c.get("deadlock_possible") is not False, "chains": chains,
+            "svg": _svg(locks) if 1 < len(locks) <= 10 else None}
 
 
 def _svg(locks):

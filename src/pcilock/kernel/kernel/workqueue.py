@@ -13,9 +13,9 @@ from pcilock._engine_imports import join, spawn
 from pcilock.kernel._model import mirrors
 
 
-@mirrors("kernel/workqueue.c", note="work_on_cpu_key: INIT_WORK_ONSTACK + schedule_work_on + flush_work",
-         v61=5203, v612=6799, v72=6961)
-def work_on_cpu(fn, args, name):
+@mirrors("kernel/workqueue.c", note="what the work_on_cpu() macro calls: INIT_WORK_ONSTACK + "
+         "schedule_work_on + flush_work", v61=5203, v612=6799, v72=6961)
+def work_on_cpu_key(fn, args, name):
     t = yield spawn(fn, *args, name=name)
     yield join(t)
     return t

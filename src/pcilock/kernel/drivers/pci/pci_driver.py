@@ -32,7 +32,7 @@ def pci_call_probe(drv, dev):
     yield write(dev, "is_probed", True)
     local = node < 0 or (yield from K.pci_physfn_is_probed(dev))
     if not local:
-        t = yield from K.work_on_cpu(K.local_pci_probe, (drv, dev), f"kworker probe {dev.bdf}")
+        t = yield from K.work_on_cpu_key(K.local_pci_probe, (drv, dev), f"kworker probe {dev.bdf}")
         error = t.result
     else:
         error = yield from K.local_pci_probe(drv, dev)
@@ -125,7 +125,7 @@ def __pci_register_driver(drv):
 
 
 @mirrors("include/linux/pci.h", note="macro: __pci_register_driver(driver, THIS_MODULE, KBUILD_MODNAME)",
-         v61=1547, v612=1627, v72=1688)
+         v61=1547, v612=1625, v72=1688)
 def pci_register_driver(drv):
     return (yield from K.__pci_register_driver(drv))
 

@@ -127,14 +127,14 @@ def _hca_devcom_sem(pdev):
 
 
 @mirrors("drivers/net/ethernet/mellanox/mlx5/core/en_main.c", note="the mlx5e auxiliary driver: "
-         "register_netdev takes rtnl", v61=5925, v612=6417, v72=6862)
+         "register_netdev takes rtnl (6.12/7.2: in _mlx5e_probe, 6417/6862)", v61=5925, v612=6498, v72=6943)
 def mlx5e_probe(pdev):
     yield lock(W.rtnl_mutex)  # register_netdev
     yield unlock(W.rtnl_mutex)
 
 
-@mirrors("drivers/net/ethernet/mellanox/mlx5/core/en_main.c", note="unregister_netdev takes rtnl",
-         v61=5990, v612=6516, v72=6971)
+@mirrors("drivers/net/ethernet/mellanox/mlx5/core/en_main.c", note="unregister_netdev takes rtnl "
+         "(6.12/7.2: in _mlx5e_remove, 6516/6971)", v61=5990, v612=6553, v72=7009)
 def mlx5e_remove(pdev):
     yield lock(W.rtnl_mutex)  # unregister_netdev
     yield unlock(W.rtnl_mutex)
