@@ -41,7 +41,7 @@ from pcilock._engine_imports import (
     write,
 )
 from pcilock.kernel._model import K, mirrors
-from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD
+from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, IRQF_SHARED
 
 from .pciehp import (
     ATTN_BUTTN,
@@ -68,15 +68,16 @@ ENODEV = -19
 _EVENT_BITS = SLTSTA_ABP | SLTSTA_PFD | SLTSTA_PDC | SLTSTA_CC | SLTSTA_DLLSC
 
 
-@mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="MSI mode (no poll thread)", v61=57, v612=58, v72=58)
+@mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="MSI mode (no poll thread): IRQF_SHARED on the "
+         "service's vector (ctrl->pcie->irq), shared with the port's other services", v61=57, v612=58, v72=58)
 def pciehp_request_irq(ctrl):
-    return (yield from K.request_threaded_irq(ctrl.hw.irq, "pciehp_isr", "pciehp_ist",
+    return (yield from K.request_threaded_irq(ctrl.pcie.irq, "pciehp_isr", "pciehp_ist", IRQF_SHARED,
                                               f"pciehp {ctrl.name}", ctrl))
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", v61=77, v612=78, v72=78)
 def pciehp_free_irq(ctrl):
-    yield from K.free_irq(ctrl.hw.irq, ctrl)
+    yield from K.free_irq(ctrl.pcie.irq, ctrl)
 
 
 @mirrors("drivers/pci/hotplug/pciehp_hpc.c", note="the Command Completed wait is not modelled",

@@ -21,13 +21,16 @@ slot reset (``pci_slot_lock``: device locks of the bridge and every device
 of the slot, then ``pciehp_reset_slot``'s ``down_write(reset_lock)`` for a
 pciehp slot) or a blocking bus reset (``pci_bus_lock``).
 
-The interrupt is modelled like pciehp's (:mod:`pcilock.kernel.kernel.irq.manage`):
-one vector and one action ("aerdrv") per Root Port, requested by
-``aer_probe`` with ``devm_request_threaded_irq`` and freed by devres after
-``aer_remove`` when the service device is unbound.  In the kernel the AER
-service often shares one MSI vector with the port's other services (AER's
-message number is in the Root Error Status register); each action has its
-own IRQ thread either way, and the model gives AER a vector of its own.
+The interrupt (:mod:`pcilock.kernel.kernel.irq.manage`): ``aer_probe``
+requests one action ("aerdrv", ``IRQF_SHARED``) with
+``devm_request_threaded_irq`` on the service's vector (``pcie_device.irq``),
+freed by devres after ``aer_remove`` when the service device is unbound.  The
+vector is the one of the Interrupt Message Number in the Root Error Status
+register; on the port :mod:`.portdrv` assumes (one MSI vector) it is shared
+with PME, pciehp and DPC, each with its own action and IRQ thread: every
+interrupt of the port runs ``aer_irq`` (which returns IRQ_NONE when Root
+Error Status is clear) and, from v6.12 on, the ``free_irq`` of any of them
+waits for ``aer_isr``.
 
 Abstracted: every Root Port has an AER capability and the OS owns AER
 (native AER: ``host->native_aer``), so every root port gets the AER service
@@ -46,7 +49,7 @@ from __future__ import annotations
 
 from pcilock._engine_imports import Shared, note, read, rmw
 from pcilock.kernel._model import K, W, mirrors
-from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD
+from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, IRQF_SHARED
 from pcilock.kernel.userspace import op
 
 from .err import (
@@ -79,7 +82,7 @@ class AerRootHw(Shared):
     def __init__(self, port, **kw):
         super().__init__(**kw)
         self.port = port
-        self.irq = None  # IrqDesc of the port's AER vector
+        self.irq = None  # IrqDesc the port signals its AER interrupt on (set when its vectors are allocated)
 
     def describe(self):
         return f"AER root registers {self.port.bdf}"
@@ -110,12 +113,11 @@ class AerErrInfo:
 
 
 def new_aer_hw(port, attrs):
-    from pcilock.kernel.kernel.irq.manage import new_irq_desc
-
+    """The Root Port's AER root registers (made once per ``pci_dev``); their vector is set by
+    :mod:`.portdrv` when the port's vectors are allocated."""
     hw = getattr(port, "aer_hw", None)
     if hw is None:
         hw = port.aer_hw = AerRootHw(port)
-        hw.irq = new_irq_desc(attrs, f"aerdrv {port.bdf}")
     return hw
 
 
@@ -127,8 +129,8 @@ def boot_aer(svc, attrs):
     hw = new_aer_hw(port, attrs)
     rpc = AerRpc(port)
     svc.service_data = rpc
-    hw.irq.action = IrqAction(f"aerdrv {port.bdf}", "aer_irq", "aer_isr", svc)
-    svc.devm_irqs = [(hw.irq, svc)]
+    svc.irq.action = IrqAction(f"aerdrv {port.bdf}", "aer_irq", "aer_isr", svc)
+    svc.devm_irqs = [(svc.irq, svc)]
     hw.poke("intr", True)  # aer_enable_rootport
 
 
@@ -162,23 +164,27 @@ def aer_probe(dev):
         return ENODEV
     rpc = AerRpc(port)
     dev.service_data = rpc
-    hw = new_aer_hw(port, W.__dict__)
-    status = yield from K.request_threaded_irq(hw.irq, "aer_irq", "aer_isr", f"aerdrv {port.bdf}", dev)
+    new_aer_hw(port, W.__dict__)
+    status = yield from K.request_threaded_irq(dev.irq, "aer_irq", "aer_isr", IRQF_SHARED,
+                                               f"aerdrv {port.bdf}", dev)
     if status:
         return status
-    dev.devm_irqs = [(hw.irq, dev)]
+    dev.devm_irqs = [(dev.irq, dev)]
     yield from K.aer_enable_rootport(rpc)
     return 0
 
 
 # -- interrupt ---------------------------------------------------------------------------------------
 
-@mirrors("drivers/pci/pcie/aer.c", note="hard IRQ: read and clear Root Error Status, kfifo_put",
+@mirrors("drivers/pci/pcie/aer.c", note="hard IRQ: read Root Error Status (nothing: IRQ_NONE, the case of "
+         "another service's interrupt on the shared vector), read the source ID and clear, kfifo_put",
          v61=1200, v612=1361, v72=1485)
 def aer_irq(irq, context):
     rpc = context.service_data
     hw = rpc.rpd.aer_hw
-    regs = yield rmw(hw, "regs", lambda r: (0, r[1]))  # read status + source ID, write-1-to-clear
+    if not (yield read(hw, "regs", marked=True))[0] & AER_ERR_STATUS_MASK:
+        return IRQ_NONE
+    regs = yield rmw(hw, "regs", lambda r: (0, r[1]))  # read source ID, write-1-to-clear
     status, src = regs
     if not status & AER_ERR_STATUS_MASK:
         return IRQ_NONE
@@ -193,7 +199,9 @@ def _kfifo_get(f):
 @mirrors("drivers/pci/pcie/aer.c", note="the AER IRQ thread: drain the fifo", v61=1179, v612=1340, v72=1464)
 def aer_isr(context):
     rpc = context.service_data
-    if not (yield read(rpc, "aer_fifo")):
+    # kfifo_is_empty: with one reader (this thread) and one writer (aer_irq) a kfifo needs no lock
+    # (include/linux/kfifo.h): a marked access
+    if not (yield read(rpc, "aer_fifo", marked=True)):
         return IRQ_NONE
     while True:
         old = yield rmw(rpc, "aer_fifo", _kfifo_get)
@@ -386,8 +394,7 @@ def hw_aer_message(hw, fatal, src):
         return (status | bits, src)
 
     old = yield rmw(hw, "regs", latch)
-    if (yield read(hw, "intr", marked=True)) and not old[0] & AER_ERR_STATUS_MASK and \
-            hw.irq is not None and hw.irq.action is not None:
+    if (yield read(hw, "intr", marked=True)) and not old[0] & AER_ERR_STATUS_MASK and hw.irq is not None:
         yield raise_irq(hw.irq)
 
 

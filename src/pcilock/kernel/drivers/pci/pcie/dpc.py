@@ -4,8 +4,10 @@ Mirrors drivers/pci/pcie/dpc.c of v6.1, v6.12 and v7.2 (lines in each
 ``@mirrors``).  A port has DPC when its scenario device says ``dpc = true``
 (root or downstream port; ``pdev->dpc_cap``); the DPC port service binds to
 it at boot (``dpc_probe``: ``devm_request_threaded_irq(dpc_irq,
-dpc_handler)``, DPC enabled for ERR_FATAL with its interrupt), on a vector of
-its own in the model (see :mod:`.aer` for the shared-vector note).
+dpc_handler, IRQF_SHARED)``, DPC enabled for ERR_FATAL with its interrupt), on
+the service's vector: the one of the DPC Capability's Interrupt Message Number,
+which on the port :mod:`.portdrv` assumes (one MSI vector) is shared with the
+port's other services (see :mod:`.aer`).
 
 ``dpc PORT`` (the scenario line) is the hardware: an ERR_FATAL below PORT
 triggers containment.  DPC Trigger Status and DPC Interrupt Status are set,
@@ -48,7 +50,7 @@ from __future__ import annotations
 
 from pcilock._engine_imports import Completion, Shared, complete_all, note, read, rmw, wait_for_completion
 from pcilock.kernel._model import K, W, mirrors
-from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD
+from pcilock.kernel.kernel.irq.manage import IRQ_HANDLED, IRQ_NONE, IRQ_WAKE_THREAD, IRQF_SHARED
 from pcilock.kernel.userspace import op
 
 from .err import PCI_ERS_RESULT_DISCONNECT, PCI_ERS_RESULT_RECOVERED, pci_channel_io_frozen
@@ -81,12 +83,11 @@ class DpcHw(Shared):
 
 
 def new_dpc_hw(port, attrs):
-    from pcilock.kernel.kernel.irq.manage import new_irq_desc
-
+    """The port's DPC registers (made once per ``pci_dev``); their vector is set by :mod:`.portdrv`
+    when the port's vectors are allocated."""
     hw = getattr(port, "dpc_hw", None)
     if hw is None:
         hw = port.dpc_hw = DpcHw(port)
-        hw.irq = new_irq_desc(attrs, f"pcie-dpc {port.bdf}")
     return hw
 
 
@@ -101,8 +102,8 @@ def boot_dpc(svc, attrs):
 
     port = svc.port
     hw = new_dpc_hw(port, attrs)
-    hw.irq.action = IrqAction(f"pcie-dpc {port.bdf}", "dpc_irq", "dpc_handler", port)
-    svc.devm_irqs = [(hw.irq, port)]
+    svc.irq.action = IrqAction(f"pcie-dpc {port.bdf}", "dpc_irq", "dpc_handler", port)
+    svc.devm_irqs = [(svc.irq, port)]
     hw.poke("enabled", True)
 
 
@@ -217,10 +218,13 @@ def dpc_handler(pdev):  # noqa: F811
     return IRQ_HANDLED
 
 
-@mirrors("drivers/pci/pcie/dpc.c", note="hard IRQ: acknowledge DPC Interrupt Status; wake the thread if "
+@mirrors("drivers/pci/pcie/dpc.c", note="hard IRQ: read DPC Status (no Interrupt Status: IRQ_NONE, the case "
+         "of another service's interrupt on the shared vector), acknowledge it; wake the thread if "
          "triggered", v61=308, v612=380, v72=386)
 def dpc_irq(irq, pdev):
     hw = pdev.dpc_hw
+    if not (yield read(hw, "interrupt", marked=True)):
+        return IRQ_NONE
     if not (yield rmw(hw, "interrupt", lambda _: False)):
         return IRQ_NONE
     if (yield read(hw, "trigger", marked=True)):
@@ -248,11 +252,12 @@ def dpc_disable(dev):
          v61=352, v612=455, v72=473)
 def dpc_probe(dev):
     pdev = dev.port
-    hw = new_dpc_hw(pdev, W.__dict__)
-    status = yield from K.request_threaded_irq(hw.irq, "dpc_irq", "dpc_handler", f"pcie-dpc {pdev.bdf}", pdev)
+    new_dpc_hw(pdev, W.__dict__)
+    status = yield from K.request_threaded_irq(dev.irq, "dpc_irq", "dpc_handler", IRQF_SHARED,
+                                               f"pcie-dpc {pdev.bdf}", pdev)
     if status:
         return status
-    dev.devm_irqs = [(hw.irq, pdev)]
+    dev.devm_irqs = [(dev.irq, pdev)]
     if "dpc_enable" in K.__dict__:
         yield from K.dpc_enable(dev)
     else:
@@ -295,6 +300,6 @@ def dpc_event(port_bdf):
         present = yield read(slot_hw, "presence", marked=True)
         yield from hw_link_change(slot_hw, present, False)
     yield rmw(hw, "interrupt", lambda _: True)
-    if hw.irq is not None and hw.irq.action is not None:
+    if hw.irq is not None:
         yield raise_irq(hw.irq)
     return 0

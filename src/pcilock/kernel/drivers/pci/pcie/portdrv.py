@@ -1,17 +1,46 @@
 """Model driver pcieport (drivers/pci/pcie/portdrv.c; v6.1: portdrv_core.c + portdrv_pci.c).
 
-Binds PCIe root, upstream and downstream ports.  On a hotplug port (scenario
-``hotplug = true``) it registers the pciehp service device (``struct
-pcie_device`` on ``pcie_port_bus_type``) and pciehp binds to it
-(:mod:`pcilock.kernel.drivers.pci.hotplug.pciehp_core`).  A Root Port also
-gets the AER service (:mod:`.aer`: every root port has AER and the OS owns it
-in the model; switch ports' AER service devices, which ``aer_probe`` rejects,
-are not created), and a port with ``dpc = true`` the DPC service
-(:mod:`.dpc`), in the kernel's service order (AER, hotplug, DPC).  AER and
-DPC request their interrupts with ``devm_request_threaded_irq``: devres frees
-them after the service's ``.remove`` when the service device is unbound
-(``free_irq`` waits for the service's IRQ thread).  PME and bwctrl are not
-modelled.
+Binds PCIe root, upstream and downstream ports.  ``pcie_port_device_register``
+registers one service device (``struct pcie_device`` on
+``pcie_port_bus_type``) per service the port has, in service-bit order: PME
+(:mod:`.pme`, every Root Port: native PME), AER (:mod:`.aer`, every Root
+Port: it has an AER capability and the OS owns AER in the model; switch
+ports' AER service devices, which ``aer_probe`` rejects, are not created),
+hotplug (scenario ``hotplug = true``: pciehp,
+:mod:`pcilock.kernel.drivers.pci.hotplug.pciehp_core`) and DPC (scenario
+``dpc = true``, :mod:`.dpc`).  bwctrl (v7.2) is not modelled: its handler is a
+hard IRQ one, and it is registered and freed last (service bit 4), after every
+threaded action of the port is gone.
+
+Interrupt vectors (``pcie_init_service_irqs`` → ``pcie_port_enable_irq_vec``,
+the same code in all three bases).  ``pci_alloc_irq_vectors(dev, 1, 32,
+MSIX|MSI)``, then the Interrupt Message Numbers the services use
+(``pcie_message_numbers``): PME, hotplug and bwctrl always use the one in the
+PCI Express Capabilities register (PCI_EXP_FLAGS_IRQ), AER the one in the
+Root Error Status register (PCI_ERR_ROOT_AER_IRQ), DPC the one in the DPC
+Capability register (PCI_EXP_DPC_IRQ).  If fewer vectors are needed than were
+allocated they are reallocated to the largest message number + 1, and each
+service's ``pcie_device.irq`` is the vector of its message number.  The model
+assumes a typical Root Port (or switch Downstream Port): MSI with one
+message (Multiple Message Capable = 1, :data:`PORT_MSI_VECTORS`), hence every
+Interrupt Message Number reads 0 (:data:`PORT_IRQ_MESSAGE_NUMBERS`; with one
+vector allocated the spec requires it for MSI).  So all services of a port
+share one vector, each with its own action and, for AER, hotplug and DPC, its
+own IRQ thread (:mod:`pcilock.kernel.kernel.irq.manage`).  A port whose
+capabilities report different message numbers with enough vectors (MSI-X, or
+multi-message MSI) gets one vector per number; such a port is not the
+default and no scenario option selects it (tests change the two constants).
+The INTx fallback (MSI failing, or ``pcie_pme_no_msi``) puts every service on
+the one INTx vector; it is modelled but never reached.  When the vectors are
+allocated the port's hardware signals each of its interrupt sources (slot
+events, AER root messages, DPC) on the vector of that source's message number
+(model-only: ``_msi_enabled``); ``pci_free_irq_vectors`` leaves the hardware
+pointing at vectors with no action.
+
+AER and DPC request their interrupts with ``devm_request_threaded_irq``:
+devres frees them after the service's ``.remove`` when the service device is
+unbound; PME and pciehp free theirs in ``.remove``.  From v6.12 on each of
+these ``free_irq`` calls waits for every IRQ thread of the shared vector.
 
 Error handlers (``pcie_portdrv_err_handler``, portdrv.c; v6.1 portdrv_pci.c):
 ``error_detected`` (NEED_RESET when frozen, else CAN_RECOVER),
@@ -21,50 +50,70 @@ service's ``slot_reset`` (pciehp's ``pciehp_slot_reset``) through
 config space.  None takes a lock.
 
 Locks (notes §2): ``pcie_portdrv_probe`` runs under ``device_lock(port)``;
-registering the service device probes pciehp under ``device_lock(svc)``
+registering a service device probes its driver under ``device_lock(svc)``
 (``pcie_port_bus_type`` has no ``need_parent_lock``).  ``pcie_portdrv_remove``
 runs under ``device_lock(port)`` (+ ``pci_rescan_remove_lock`` when the port
 is removed by remove_store / a parent pciehp / EEH) and unregisters the
-service device: ``device_del`` takes ``device_lock(svc)`` to kill it, then
-``device_release_driver(svc)`` takes it again around ``pciehp_remove``, whose
-``free_irq`` waits for the port's IRQ thread.  The generic driver-core steps
-for the service device are written out here (the model's driver core is the
-PCI bus type's); the sysfs files of the service device are not modelled.
+service devices in registration order (``device_for_each_child``):
+``device_del`` takes ``device_lock(svc)`` to kill it, then
+``device_release_driver(svc)`` takes it again around the service's
+``.remove`` and the devres release.  The generic driver-core steps for the
+service device are written out here (the model's driver core is the PCI bus
+type's); the sysfs files of the service device are not modelled.
+
+Not modelled: a DPC service on a switch Downstream Port requires
+``pcie_ports=dpc-native`` in the kernel (``get_port_device_capability``
+registers DPC only with AER or dpc-native); the model registers it wherever
+the scenario says ``dpc = true``, i.e. as with dpc-native for Downstream Ports.
 """
 
 from __future__ import annotations
 
 from pcilock._engine_imports import read, write
-from pcilock.kernel._model import K, mirrors
+from pcilock.kernel._model import K, W, mirrors
 from pcilock.kernel.include.linux.device import Device, DeviceDriver
 from pcilock.kernel.include.linux.pci import PciDriver
 
 NAME = "pcieport"
+PCIE_PORT_SERVICE_PME = 1
 PCIE_PORT_SERVICE_AER = 2
 PCIE_PORT_SERVICE_HP = 4
 PCIE_PORT_SERVICE_DPC = 8
+PCIE_PORT_SERVICE_BWCTRL = 16  # v7.2 bwctrl, v6.x BWNOTIF (no driver in 6.x): not modelled
+PCIE_PORT_MAX_MSI_ENTRIES = 32
 PORT_TYPES = ("root-port", "upstream-port", "downstream-port")
+EIO, ENOSPC = -5, -28
+
+# The port's interrupt hardware (see the module docstring): how many vectors its MSI capability
+# offers, and the Interrupt Message Number each interrupt source reports (the PCI Express
+# Capabilities register for PME/hotplug/bwctrl, Root Error Status for AER, the DPC Capability)
+PORT_MSI_VECTORS = 1
+PORT_IRQ_MESSAGE_NUMBERS = {"pcie": 0, "aer": 0, "dpc": 0}
+_ACTION_NAMES = {PCIE_PORT_SERVICE_PME: "PCIe PME", PCIE_PORT_SERVICE_AER: "aerdrv",
+                 PCIE_PORT_SERVICE_HP: "pciehp", PCIE_PORT_SERVICE_DPC: "pcie-dpc"}
 
 
 class PcieDevice(Device):
     """``struct pcie_device``: a port service device (child of the port's ``struct device``)."""
 
-    def __init__(self, port, service, **kw):
+    def __init__(self, port, service, irq=None, **kw):
         super().__init__(f"{port.bdf}:pcie{service:03x}", parent=port, **kw)
         self.port = port
         self.service = service
+        self.irq = irq  # pcie_device.irq: the IrqDesc of the service's vector
         self.service_data = None
 
 
+PME_DRIVER = DeviceDriver("pcie_pme")
 PCIEHP_DRIVER = DeviceDriver("pciehp")
 AER_DRIVER = DeviceDriver("aer")
 DPC_DRIVER = DeviceDriver("dpc")
-SERVICE_DRIVERS = {PCIE_PORT_SERVICE_AER: AER_DRIVER, PCIE_PORT_SERVICE_HP: PCIEHP_DRIVER,
-                   PCIE_PORT_SERVICE_DPC: DPC_DRIVER}
-_PROBE = {PCIE_PORT_SERVICE_AER: "aer_probe", PCIE_PORT_SERVICE_HP: "pciehp_probe",
-          PCIE_PORT_SERVICE_DPC: "dpc_probe"}
-_REMOVE = {PCIE_PORT_SERVICE_AER: "aer_remove", PCIE_PORT_SERVICE_HP: "pciehp_remove",
-           PCIE_PORT_SERVICE_DPC: "dpc_remove"}
+SERVICE_DRIVERS = {PCIE_PORT_SERVICE_PME: PME_DRIVER, PCIE_PORT_SERVICE_AER: AER_DRIVER,
+                   PCIE_PORT_SERVICE_HP: PCIEHP_DRIVER, PCIE_PORT_SERVICE_DPC: DPC_DRIVER}
+_PROBE = {PCIE_PORT_SERVICE_PME: "pcie_pme_probe", PCIE_PORT_SERVICE_AER: "aer_probe",
+          PCIE_PORT_SERVICE_HP: "pciehp_probe", PCIE_PORT_SERVICE_DPC: "dpc_probe"}
+_REMOVE = {PCIE_PORT_SERVICE_PME: "pcie_pme_remove", PCIE_PORT_SERVICE_AER: "aer_remove",
+           PCIE_PORT_SERVICE_HP: "pciehp_remove", PCIE_PORT_SERVICE_DPC: "dpc_remove"}
 
 
 def _driver_probe(dev):
@@ -134,7 +183,7 @@ def _service_remove(dev):
 
 
 def _pcie_device_init(pdev, service, irq):
-    dev = PcieDevice(pdev, service)
+    dev = PcieDevice(pdev, service, irq)
     pdev.pcie_services = _services(pdev) + [dev]
     yield write(dev, "registered", True)  # device_add
     yield from K.device_lock(dev)  # __device_attach
@@ -161,12 +210,13 @@ def pcie_device_init(pdev, service, irq):  # noqa: F811
 
 
 def port_services(dev):
-    """The services pcie_port_device_register registers for *dev*, in service-bit order."""
+    """get_port_device_capability: the services of *dev*, in service-bit order (registration order)."""
     from .dpc import has_dpc_cap
 
     spec = dev.spec
     out = []
     if dev.type == "root-port":
+        out.append(PCIE_PORT_SERVICE_PME)
         out.append(PCIE_PORT_SERVICE_AER)
     if spec is not None and spec.hotplug:
         out.append(PCIE_PORT_SERVICE_HP)
@@ -175,14 +225,183 @@ def port_services(dev):
     return out
 
 
-def _pcie_port_device_register(dev):
-    # pci_enable_device, pcie_init_service_irqs: no lock
-    for service in port_services(dev):
-        yield from K.pcie_device_init(dev, service, None)
+# -- interrupt vectors -------------------------------------------------------------------------------
+
+def _vector_name(dev, mask, nr, pme, aer, dpc):
+    users = []
+    for service in (PCIE_PORT_SERVICE_PME, PCIE_PORT_SERVICE_AER, PCIE_PORT_SERVICE_HP,
+                    PCIE_PORT_SERVICE_DPC):
+        msg = {PCIE_PORT_SERVICE_AER: aer, PCIE_PORT_SERVICE_DPC: dpc}.get(service, pme)
+        if mask & service and msg == nr:
+            users.append(_ACTION_NAMES[service])
+    return f"{', '.join(users) or 'pcieport'} {dev.bdf}"
+
+
+def _pci_alloc_irq_vectors(dev, attrs, min_vecs, max_vecs, names):
+    """pci_alloc_irq_vectors (model-only: no lock the model needs; msi_lock_descs is a leaf):
+    as many vectors as the port's MSI capability offers, within [min_vecs, max_vecs]."""
+    from pcilock.kernel.kernel.irq.manage import new_irq_desc
+
+    n = min(max_vecs, PORT_MSI_VECTORS)
+    if n < min_vecs:
+        return ENOSPC
+    dev.irq_vectors = [new_irq_desc(attrs, names(i)) for i in range(n)]
+    return n
+
+
+def _pci_free_irq_vectors(dev):
+    """pci_free_irq_vectors (model-only): the vectors are gone; the hardware still points at them."""
+    dev.irq_vectors = []
+
+
+def _msi_enabled(dev, attrs, mask, pme, aer, dpc):
+    """Model-only: the port's interrupt sources now signal on the vector of their message number."""
+    from .aer import new_aer_hw
+    from .dpc import new_dpc_hw
+
+    vec = dev.irq_vectors
+    slot_hw = attrs.get("slot_hw", {}).get(dev.bdf)
+    if slot_hw is not None:
+        slot_hw.irq = vec[pme]
+    if mask & PCIE_PORT_SERVICE_AER:
+        new_aer_hw(dev, attrs).irq = vec[aer]
+    if mask & PCIE_PORT_SERVICE_DPC:
+        new_dpc_hw(dev, attrs).irq = vec[dpc]
+
+
+def _message_numbers(dev, mask):
+    pme = aer = dpc = 0
+    nvec = 0
+    if mask & (PCIE_PORT_SERVICE_PME | PCIE_PORT_SERVICE_HP | PCIE_PORT_SERVICE_BWCTRL):
+        pme = PORT_IRQ_MESSAGE_NUMBERS["pcie"]  # PCI_EXP_FLAGS_IRQ
+        nvec = pme + 1
+    if mask & PCIE_PORT_SERVICE_AER:
+        aer = PORT_IRQ_MESSAGE_NUMBERS["aer"]  # PCI_ERR_ROOT_AER_IRQ
+        nvec = max(nvec, aer + 1)
+    if mask & PCIE_PORT_SERVICE_DPC:
+        dpc = PORT_IRQ_MESSAGE_NUMBERS["dpc"]  # PCI_EXP_DPC_IRQ
+        nvec = max(nvec, dpc + 1)
+    return pme, aer, dpc, nvec
+
+
+@mirrors("drivers/pci/pcie/portdrv_core.c", note="6.1: config reads of the three message numbers",
+         v61=45)
+def pcie_message_numbers(dev, mask):
+    return _message_numbers(dev, mask)
+    yield
+
+
+@mirrors("drivers/pci/pcie/portdrv.c", note="config reads of the three message numbers", v612=57, v72=57)
+def pcie_message_numbers(dev, mask):  # noqa: F811
+    return _message_numbers(dev, mask)
+    yield
+
+
+def _names(dev, mask):
+    pme, aer, dpc, _ = _message_numbers(dev, mask)
+    return lambda nr: _vector_name(dev, mask, nr, pme, aer, dpc)
+
+
+def _enable_irq_vec(dev, irqs, mask, attrs, numbers):
+    # the body of pcie_port_enable_irq_vec after the first allocation (*numbers*: pcie_message_numbers)
+    nr_entries = len(dev.irq_vectors)
+    pme, aer, dpc, nvec = numbers
+    if nvec > nr_entries:
+        _pci_free_irq_vectors(dev)
+        return EIO
+    if nvec != nr_entries:
+        _pci_free_irq_vectors(dev)
+        nr_entries = _pci_alloc_irq_vectors(dev, attrs, nvec, nvec, _names(dev, mask))
+        if nr_entries < 0:
+            return nr_entries
+    vec = dev.irq_vectors
+    if mask & (PCIE_PORT_SERVICE_PME | PCIE_PORT_SERVICE_HP | PCIE_PORT_SERVICE_BWCTRL):
+        irqs[PCIE_PORT_SERVICE_PME] = irqs[PCIE_PORT_SERVICE_HP] = irqs[PCIE_PORT_SERVICE_BWCTRL] = vec[pme]
+    if mask & PCIE_PORT_SERVICE_AER:
+        irqs[PCIE_PORT_SERVICE_AER] = vec[aer]
+    if mask & PCIE_PORT_SERVICE_DPC:
+        irqs[PCIE_PORT_SERVICE_DPC] = vec[dpc]
+    _msi_enabled(dev, attrs, mask, pme, aer, dpc)
     return 0
 
 
-_REG_NOTE = "AER (root ports), hotplug, DPC services; PME and bwctrl not modelled"
+def _port_enable_irq_vec(dev, irqs, mask):
+    attrs = W.__dict__
+    nr_entries = _pci_alloc_irq_vectors(dev, attrs, 1, PCIE_PORT_MAX_MSI_ENTRIES, _names(dev, mask))
+    if nr_entries < 0:
+        return nr_entries
+    numbers = yield from K.pcie_message_numbers(dev, mask)
+    return _enable_irq_vec(dev, irqs, mask, attrs, numbers)
+
+
+_VEC_NOTE = ("pci_alloc_irq_vectors(1, 32, MSIX|MSI), the message numbers, a reallocation to the number "
+             "needed; PME/hotplug/bwctrl share the PCIe Capability's vector, AER and DPC take their own "
+             "numbers' (no lock: msi_lock_descs is a leaf)")
+
+
+@mirrors("drivers/pci/pcie/portdrv_core.c", note=_VEC_NOTE, v61=101)
+def pcie_port_enable_irq_vec(dev, irqs, mask):
+    return (yield from _port_enable_irq_vec(dev, irqs, mask))
+
+
+@mirrors("drivers/pci/pcie/portdrv.c", note=_VEC_NOTE, v612=113, v72=113)
+def pcie_port_enable_irq_vec(dev, irqs, mask):  # noqa: F811
+    return (yield from _port_enable_irq_vec(dev, irqs, mask))
+
+
+def _intx(dev, irqs, mask, attrs):
+    # fall back to INTx: every service on the one INTx vector (never reached: every port has MSI)
+    from pcilock.kernel.kernel.irq.manage import new_irq_desc
+
+    desc = new_irq_desc(attrs, f"INTx {dev.bdf}")
+    dev.irq_vectors = [desc]
+    for service in (PCIE_PORT_SERVICE_PME, PCIE_PORT_SERVICE_AER, PCIE_PORT_SERVICE_HP,
+                    PCIE_PORT_SERVICE_DPC, PCIE_PORT_SERVICE_BWCTRL):
+        irqs[service] = desc
+    _msi_enabled(dev, attrs, mask, 0, 0, 0)
+
+
+def _init_service_irqs(dev, mask):
+    irqs = {}
+    # (mask & PME) && pcie_pme_no_msi(): false (no pcie_pme=nomsi quirk)
+    if (yield from K.pcie_port_enable_irq_vec(dev, irqs, mask)) == 0:
+        return irqs
+    _intx(dev, irqs, mask, W.__dict__)
+    return irqs
+
+
+@mirrors("drivers/pci/pcie/portdrv_core.c", note="6.1: MSI-X/MSI, else the legacy INTx vector", v61=165)
+def pcie_init_service_irqs(dev, mask):
+    return (yield from _init_service_irqs(dev, mask))
+
+
+@mirrors("drivers/pci/pcie/portdrv.c", note="MSI-X/MSI, else INTx", v612=177, v72=177)
+def pcie_init_service_irqs(dev, mask):  # noqa: F811
+    return (yield from _init_service_irqs(dev, mask))
+
+
+def boot_service_irqs(dev, attrs, services):
+    """The vectors pcie_init_service_irqs gave a port bound at boot (no model events)."""
+    mask = sum(services)
+    irqs = {}
+    if _pci_alloc_irq_vectors(dev, attrs, 1, PCIE_PORT_MAX_MSI_ENTRIES, _names(dev, mask)) < 0 or \
+            _enable_irq_vec(dev, irqs, mask, attrs, _message_numbers(dev, mask)):
+        _intx(dev, irqs, mask, attrs)
+    return irqs
+
+
+def _pcie_port_device_register(dev):
+    # pci_enable_device; get_port_device_capability; pci_set_master
+    services = port_services(dev)
+    if not services:
+        return 0
+    irqs = yield from K.pcie_init_service_irqs(dev, sum(services))
+    for service in services:
+        yield from K.pcie_device_init(dev, service, irqs.get(service))
+    return 0
+
+
+_REG_NOTE = "PME and AER (root ports), hotplug, DPC services on their vectors; bwctrl not modelled"
 
 
 @mirrors("drivers/pci/pcie/portdrv_core.c", note=_REG_NOTE, v61=313)
@@ -230,7 +449,7 @@ def remove_iter(dev):  # noqa: F811
 def pcie_port_device_remove(dev):
     for svc in _services(dev):
         yield from K.remove_iter(svc)
-    # pci_free_irq_vectors(dev): msi_lock_descs (a leaf mutex); pci_disable_device(dev): no lock
+    _pci_free_irq_vectors(dev)  # msi_lock_descs (a leaf mutex); pci_disable_device(dev): no lock
 
 
 @mirrors("drivers/pci/pcie/portdrv.c", note="device_for_each_child(remove_iter); pci_free_irq_vectors",
@@ -238,7 +457,7 @@ def pcie_port_device_remove(dev):
 def pcie_port_device_remove(dev):  # noqa: F811
     for svc in _services(dev):
         yield from K.remove_iter(svc)
-    # pci_free_irq_vectors(dev): msi_lock_descs (a leaf mutex)
+    _pci_free_irq_vectors(dev)  # msi_lock_descs (a leaf mutex)
 
 
 @mirrors("drivers/pci/pcie/portdrv_pci.c", note="6.1", v61=101)
@@ -263,23 +482,27 @@ def pcie_portdrv_remove(dev):  # noqa: F811
 
 
 def _boot_world(dev, attrs, version):
-    """A port bound at boot: its services as their probes left them."""
+    """A port bound at boot: its vectors and its services as their probes left them."""
     from pcilock.kernel.drivers.pci.hotplug.pciehp_core import boot_pciehp
 
     from .aer import boot_aer
     from .dpc import boot_dpc
+    from .pme import boot_pme
 
     services = []
+    irqs = boot_service_irqs(dev, attrs, port_services(dev)) if port_services(dev) else {}
     for service in port_services(dev):
         if service == PCIE_PORT_SERVICE_HP and dev.peek("subordinate") is None:
             continue
-        svc = PcieDevice(dev, service)
+        svc = PcieDevice(dev, service, irqs.get(service))
         svc.poke("registered", True)
         svc.poke("driver", SERVICE_DRIVERS[service])
         svc.poke("refcount", svc.peek("refcount") + 1)  # the probe's get_device
         services.append(svc)
         dev.pcie_services = list(services)
-        if service == PCIE_PORT_SERVICE_AER:
+        if service == PCIE_PORT_SERVICE_PME:
+            boot_pme(svc, attrs)
+        elif service == PCIE_PORT_SERVICE_AER:
             boot_aer(svc, attrs)
         elif service == PCIE_PORT_SERVICE_HP:
             boot_pciehp(svc, attrs, version)
