@@ -138,3 +138,19 @@ def test_dpc_on_a_port_whose_dpc_service_is_unbound_does_nothing():
     res = explore_all(sc, "v7.2")
     assert res.verdict == "ok"
     assert ("pci_bus_sem", "&dev->mutex 0000:01:00.0") not in edges(res)  # no recovery ran
+
+
+@pytest.mark.parametrize("regime", BASES)
+def test_aer_error_after_pcieport_rebind_is_reported_despite_status_latched_while_unbound(regime):
+    # The first ERR_FATAL arrives while pcieport is unbound (AER disabled): Root Error Status latches
+    # it and nobody clears it.  aer_probe -> aer_enable_rootport clears that stale status before it
+    # enables the interrupt (aer.c 6.1:1292, 6.12:1439, 7.2:1563), so the next error interrupts
+    # and runs recovery in the AER IRQ thread (without the clear the port never interrupts again).
+    topo = TOPO.replace("hotplug = true\n", "").replace("dpc = true\n", "")
+    sc = scenario("echo 0000:00:1c.0 > /sys/bus/pci/drivers/pcieport/unbind", "aer fatal 0000:01:00.0",
+                  "echo 0000:00:1c.0 > /sys/bus/pci/drivers/pcieport/bind", "aer nonfatal 0000:01:00.0",
+                  topo=topo)
+    res = explore_all(sc, regime)
+    assert res.verdict == "ok" and res.exhaustive
+    held, acq, threads = edges(res)[("pci_bus_sem", "&dev->mutex 0000:01:00.0")]  # error_detected
+    assert any("aerdrv 0000:00:1c.0" in t for t in threads), threads

@@ -136,10 +136,26 @@ def boot_aer(svc, attrs):
 
 # -- probe / remove -----------------------------------------------------------------------------------
 
-@mirrors("drivers/pci/pcie/aer.c", note="clear stale status (none in the model), enable reporting below, "
-         "set the Root Error Command enables", v61=1277, v612=1424, v72=1548)
+@mirrors("drivers/pci/pcie/aer.c", note="agents below: config accesses only (AER and Device Status "
+         "clears when the device reports errors)", v61=1257, v612=1404, v72=1528)
+def clear_status_iter(dev, data):
+    return 0
+    yield
+
+
+@mirrors("drivers/pci/pcie/aer.c", note="clear stale Root Error Status (latched while the service was "
+         "unbound) and, if it had bits, the agents' status below (pci_walk_bus); set the Root Error Command "
+         "enables (Device Status, RTCTL and the port's own COR/UNCOR status: config accesses)",
+         v61=1277, v612=1424, v72=1548)
 def aer_enable_rootport(rpc):
-    yield rmw(rpc.rpd.aer_hw, "intr", lambda _: True)
+    pdev = rpc.rpd
+    hw = pdev.aer_hw
+    old = yield rmw(hw, "regs", lambda r: (0, r[1]))  # read Root Error Status, write it back (RW1C)
+    if old[0] & AER_ERR_STATUS_MASK:
+        sub = yield read(pdev, "subordinate")
+        if sub is not None:
+            yield from K.pci_walk_bus(sub, K.clear_status_iter, None)
+    yield rmw(hw, "intr", lambda _: True)  # aer_enable_irq
 
 
 @mirrors("drivers/pci/pcie/aer.c", note="clear the Root Error Command enables and the status",
