@@ -4,13 +4,16 @@ Binds PCIe root, upstream and downstream ports.  ``pcie_port_device_register``
 registers one service device (``struct pcie_device`` on
 ``pcie_port_bus_type``) per service the port has, in service-bit order: PME
 (:mod:`.pme`, every Root Port: native PME), AER (:mod:`.aer`, every Root
-Port: it has an AER capability and the OS owns AER in the model; switch
-ports' AER service devices, which ``aer_probe`` rejects, are not created),
+Port: it has an AER capability and the OS owns AER in the model; v6.1 also
+registers an AER service device for a switch port with an AER capability
+(portdrv_core.c 6.1:225-228; 6.12/7.2 only Root Ports and RCECs), which
+``aer_probe`` rejects: not created in the model, it holds no interrupt),
 hotplug (scenario ``hotplug = true``: pciehp,
 :mod:`pcilock.kernel.drivers.pci.hotplug.pciehp_core`) and DPC (scenario
 ``dpc = true``, :mod:`.dpc`).  bwctrl (v7.2) is not modelled: its handler is a
 hard IRQ one, and it is registered and freed last (service bit 4), after every
-threaded action of the port is gone.
+threaded action of the port is gone (so its ``free_irq``, under the global
+``pcie_bwctrl_setspeed_rwsem`` held for writing, waits for hard IRQs only).
 
 Interrupt vectors (``pcie_init_service_irqs`` → ``pcie_port_enable_irq_vec``,
 the same code in all three bases).  ``pci_alloc_irq_vectors(dev, 1, 32,
@@ -61,10 +64,12 @@ service devices in registration order (``device_for_each_child``):
 service device are written out here (the model's driver core is the PCI bus
 type's); the sysfs files of the service device are not modelled.
 
-Not modelled: a DPC service on a switch Downstream Port requires
-``pcie_ports=dpc-native`` in the kernel (``get_port_device_capability``
-registers DPC only with AER or dpc-native); the model registers it wherever
-the scenario says ``dpc = true``, i.e. as with dpc-native for Downstream Ports.
+Not modelled: ``get_port_device_capability`` registers DPC only with the AER
+service bit or ``pcie_ports=dpc-native`` (portdrv_core.c 6.1:249-252,
+portdrv.c 6.12/7.2:265-268).  On v6.1 a switch Downstream Port with an AER
+capability has the AER bit, so it gets DPC as the model gives it; on
+v6.12/v7.2 it has not, and a DPC service on a Downstream Port needs
+dpc-native.  The model registers DPC wherever the scenario says ``dpc = true``.
 """
 
 from __future__ import annotations
