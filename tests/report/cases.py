@@ -23,7 +23,7 @@ KERNEL_FILES = {
 }
 
 
-def cite(func, model_file):
+def cite(func, model_file, line=None):
     return KERNEL_FILES.get(func)
 
 

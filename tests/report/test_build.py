@@ -211,3 +211,25 @@ def test_counterexample_without_a_recorded_trace():
     assert [t["name"] for t in v["threads"]] == ["t0", "t1"]
     for render in (render_text, render_json, render_dot, render_html):
         assert render(r)
+
+
+def test_frames_cite_the_variant_that_ran():
+    """A model file may define one variant of a function per version, citing different kernel files
+    (pcie_portdrv_remove: portdrv_pci.c in v6.1, portdrv.c from v6.12): a frame inside a variant
+    cites that variant's file."""
+    import inspect
+
+    from pcilock.kernel import load_all
+    from pcilock.kernel._model import REGISTRY, citation_of
+
+    load_all()
+    checked = 0
+    for name, variants in REGISTRY.items():
+        if len({cit.path for cit, _ in variants}) < 2:
+            continue
+        for cit, fn in variants:
+            src, first = inspect.getsourcelines(fn)
+            last = first + len(src) - 1
+            assert citation_of(name, inspect.getsourcefile(fn), last) == cit.path, (name, cit.path)
+            checked += 1
+    assert checked >= 2

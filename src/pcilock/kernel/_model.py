@@ -64,7 +64,7 @@ class Citation:
 
 # name -> list of (Citation, function) for base versions
 REGISTRY: dict[str, list] = {}
-# model file (absolute) -> {function name: [Citation, ...]} for reports
+# model file (absolute) -> {function name: [(Citation, first line, last line), ...]} for reports
 _BY_FILE: dict[str, dict] = {}
 
 
@@ -79,7 +79,8 @@ def _lines_of(kw):
 
 def _index(fn, cit):
     f = os.path.abspath(inspect.getsourcefile(fn))
-    _BY_FILE.setdefault(f, {}).setdefault(fn.__name__, []).append(cit)
+    src, first = inspect.getsourcelines(fn)
+    _BY_FILE.setdefault(f, {}).setdefault(fn.__name__, []).append((cit, first, first + len(src) - 1))
 
 
 def mirrors(path, note=None, **lines):
@@ -143,12 +144,20 @@ def set_world(world_attrs):
     W.__dict__.update(world_attrs)
 
 
-def citation_of(func_name, model_file):
-    """The kernel file a model frame mirrors (for reports), or None."""
+def citation_of(func_name, model_file, line=None):
+    """The kernel file a model frame mirrors (for reports), or None.
+
+    A file may define several variants of one function (one per base version, or a
+    patch's before/after); *line*, a line of the frame, picks the variant whose source
+    holds it."""
     cits = _BY_FILE.get(os.path.abspath(model_file), {}).get(func_name)
     if not cits:
         return None
-    return cits[0].path
+    if line is not None:
+        for cit, first, last in cits:
+            if first <= line <= last:
+                return cit.path
+    return cits[0][0].path
 
 
 def relpath(model_file):

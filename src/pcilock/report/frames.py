@@ -65,8 +65,9 @@ def is_stack(x):
 class Frames:
     """Converts ``(function, file, line)`` tuples to report frames, citing each.
 
-    :param cite: ``cite(function, model_file) -> str | None``, the kernel file
-        the model function mirrors; called with the file as the engine saw it.
+    :param cite: ``cite(function, model_file, line) -> str | None``, the kernel
+        file the model function mirrors; called with the file as the engine saw it
+        and the frame's line (a file may hold one variant of a function per version).
     """
 
     def __init__(self, cite=None):
@@ -74,10 +75,10 @@ class Frames:
         self._cache = {}
 
     def frame(self, func, filename, line):
-        key = (func, filename)
+        key = (func, filename, line)
         mirrors = self._cache.get(key, 0)
         if mirrors == 0:
-            mirrors = self.cite(func, filename) if self.cite is not None else None
+            mirrors = self.cite(func, filename, line) if self.cite is not None else None
             mirrors = str(mirrors) if mirrors is not None else None
             self._cache[key] = mirrors
         return {"function": str(func), "model_file": model_path(filename),
