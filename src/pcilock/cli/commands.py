@@ -49,8 +49,8 @@ def _check_ops(sc, regime):
         fail_input(str(e))
 
 
-def _cite(func, model_file):
-    return citation_of(func, model_file)
+def _cite(func, model_file, line=None):
+    return citation_of(func, model_file, line)
 
 
 def _scenario_meta(sc):
