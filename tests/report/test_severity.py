@@ -18,5 +18,6 @@ def test_headline_is_the_verdicts_violation():
     kinds = [v["kind"] for v in report["violations"]]
     assert report["verdict"] == "uaf" and "race" in kinds, kinds
     assert kinds[0] == report["verdict"], kinds
-    text = CliRunner().invoke(cli, ["check", "case-19-vfio-reset-vs-pcieport-unbind", "--kernel", "v7.2"]).output
+    args = ["check", "case-19-vfio-reset-vs-pcieport-unbind", "--kernel", "v7.2"]
+    text = CliRunner().invoke(cli, args).output
     assert text.splitlines()[1].startswith("BUG: KASAN: use-after-free"), text.splitlines()[:3]

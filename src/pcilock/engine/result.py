@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 # verdicts, in the order a summary prefers them when several kinds were found
 VERDICTS = ("ok", "deadlock", "hang", "race", "uaf", "warn", "inconclusive", "model-error")
-_KIND_ORDER = ("deadlock", "hang", "uaf", "race", "warn")
+KIND_ORDER = _KIND_ORDER = ("deadlock", "hang", "uaf", "race", "warn")  # most severe first
 
 
 class StopReason(enum.Enum):

@@ -16,7 +16,7 @@ import os
 import shlex
 
 from .. import __version__
-from ..engine.result import Found, StopReason
+from ..engine.result import KIND_ORDER, Found, StopReason
 from ..engine.schedule import encode
 from .frames import Frames, held_list, is_stack, obj_name, package_relative, sanitize, strip_paths
 from .holds import hold_intervals, mark_cycle
@@ -53,11 +53,18 @@ def build_report(*, scenario, regime, result, strategy, seed, cite=None, replay_
         "seed": seed,
         "stop_description": stop.describe() if isinstance(stop, StopReason) else str(stop),
         "stats": stats,
-        "violations": [_violation(f, frames, replay_command) for f in result.found],
+        "violations": [_violation(f, frames, replay_command) for f in _by_severity(result.found)],
         "lock_graph": _lock_graph(result, frames),
         "error": _error(result, frames, replay_command),
     }
     return report
+
+
+def _by_severity(found):
+    """The violations most severe kind first (the verdict's kind, so the text report's headline is
+    the verdict's violation), in the order found within a kind."""
+    rank = {k: i for i, k in enumerate(KIND_ORDER)}
+    return sorted(found, key=lambda f: rank.get(f.kind, len(rank)))
 
 
 def _scenario(s):
