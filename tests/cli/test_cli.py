@@ -179,3 +179,31 @@ def test_list_names_every_catalogue_file():
     out = pcilock("list").stdout
     for f in sorted(Path(__file__).resolve().parents[2].joinpath("scenarios").glob("*.toml")):
         assert f.stem in out
+
+
+# -- replay strings that do not fit ------------------------------------------------------
+
+SEED0_V72_DEADLOCK = "p1:0x5.1x13"  # what check prints for SEED0 under v7.2
+
+
+@pytest.mark.parametrize("regime, schedule, needle", [
+    ("v7.2", "p1:0x5.5x2", "step 5 wants thread 5, enabled are 0 (numvfs), 1 (remove)"),
+    ("v7.2+nechita-v14", SEED0_V72_DEADLOCK, "step 15 wants thread 1, enabled are 0 (numvfs)"),
+    ("v7.2", "p1:", "it has 0 steps and ends while threads can still run"),
+    ("v7.2", "p1:0x3", "it has 3 steps and ends while threads can still run"),
+    ("v7.2", "p1:0x5.1x99", "it has 104 steps, but the execution ends after 18"),
+    ("v7.2", "p1:0=1", "step 0 gives thread 0 a choice (1), but that step chooses nothing"),
+])
+def test_replay_string_that_does_not_fit_is_one_line_exit_2(regime, schedule, needle):
+    r = pcilock("replay", SEED0, "--kernel", regime, "--schedule", schedule)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stdout == ""
+    (line,) = r.stderr.strip().splitlines()
+    assert "--schedule does not fit this scenario/regime" in line and needle in line, line
+    assert "only fits the scenario and regime it was printed for" in line
+
+
+def test_replay_string_ending_at_its_violation_fits():
+    r = pcilock("replay", SEED0, "--kernel", "v7.2", "--schedule", SEED0_V72_DEADLOCK)
+    assert r.returncode == 1, r.stderr
+    assert "DEADLOCK" in r.stdout

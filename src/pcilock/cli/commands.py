@@ -8,7 +8,7 @@ import time
 
 import click
 
-from pcilock.engine import Budget, decode, encode, explore, replay
+from pcilock.engine import Budget, decode, encode, explore, replay, run_one
 from pcilock.engine.errors import ModelError, ReplayError
 from pcilock.kernel import load_all
 from pcilock.kernel._model import citation_of, relpath
@@ -136,14 +136,18 @@ def do_replay(scenario, regime_text, schedule, fmt):
     except (ReplayError, ValueError) as e:
         fail_input(f"--schedule {schedule!r}: {e}")
     program = make_program(sc, regime)
+    kw = {"max_steps": sc.options["max_steps"]} if "max_steps" in sc.options else {}
     try:
-        run = replay(program, sched, record=True)
+        run = replay(program, sched, record=True, mismatch=ReplayError, **kw)
     except ReplayError as e:
-        fail_input(f"--schedule does not fit {sc.id} under {regime}: {e}")
+        _unfit(sc, regime, str(e))
     except ModelError as e:
         click.echo(f"model error: {e}", err=True)
         return EXIT_MODEL_ERROR
     ex = run.ex
+    misfit = _misfit(run, sched, kw.get("max_steps"))
+    if misfit:
+        _unfit(sc, regime, misfit)
     events = []
     for ev in ex.trace:
         top = ev.stack[-1] if ev.stack else None
@@ -170,6 +174,52 @@ def do_replay(scenario, regime_text, schedule, fmt):
         if not violations:
             click.echo("no violation in this interleaving")
     return 1 if violations else 0
+
+
+def _unfit(sc, regime, why):
+    fail_input(f"--schedule does not fit this scenario/regime ({sc.id} under {regime}): {why} "
+               f"(a replay string only fits the scenario and regime it was printed for)")
+
+
+def _misfit(run, sched, max_steps=None):
+    """Why *sched* does not describe a whole execution that *run* replayed, or None.
+
+    A schedule may stop early only at a violation (check prints a counterexample's
+    schedule up to the step that violates); it may not go on after the execution ended."""
+    ex = run.ex
+    done = len(run.schedule)
+    for i, ((_, want), (tid, got)) in enumerate(zip(sched, run.schedule)):
+        if want is not None and got is None:
+            return f"step {i} gives thread {tid} a choice ({want}), but that step chooses nothing"
+    if done < len(sched):
+        return (f"it has {len(sched)} steps, but the execution ends after {done} "
+                f"(no thread can run then)")
+    if run.how == "stopped" and not ex.violations:
+        names = ", ".join(f"{t} ({ex.threads[t].name})" for t in ex.enabled())
+        more = _steps_to_finish(run.ex.program, sched, max_steps)
+        need = f"; running on without preemption ends it after {more} more" if more else ""
+        return f"it has {len(sched)} steps and ends while threads can still run (enabled are {names}){need}"
+    return None
+
+
+def _steps_to_finish(program, sched, max_steps):
+    """Steps after *sched* until the execution ends, each thread running on while it can."""
+    class _Policy:
+        def __call__(self, ex, enabled, last, i):
+            self.i = i
+            if i < len(sched):
+                return sched[i][0]
+            return last if last in enabled else enabled[0]
+
+        def choice(self, ex, tid, n):
+            return (sched[self.i][1] or 0) if self.i < len(sched) else 0
+
+    kw = {} if max_steps is None else {"max_steps": max_steps}
+    try:
+        r = run_one(program, _Policy(), stop_on_violation=True, races=False, final_checks=False, **kw)
+    except ModelError:
+        return None
+    return len(r.schedule) - len(sched)
 
 
 def do_list():

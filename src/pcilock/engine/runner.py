@@ -79,8 +79,17 @@ def run_one(program, policy, *, record=False, observers=(), max_steps=None, stop
 
 
 def replay(program, schedule, *, record=True, observers=(), max_steps=None, stop_on_violation=False,
-           final_checks=True, races=True):
-    """Re-run exactly *schedule* (a list of ``(tid, choice)``)."""
+           final_checks=True, races=True, mismatch=NondeterminismError):
+    """Re-run exactly *schedule* (a list of ``(tid, choice)``).
+
+    :param mismatch: the exception raised when a step names a thread that is not
+        enabled or a choice out of range.  The default suits a schedule this
+        program produced (it diverging means the model is not deterministic);
+        pass :class:`~pcilock.engine.errors.ReplayError` for a schedule a user
+        gave, which may simply not fit the program.
+    """
+    own = mismatch is NondeterminismError
+    why = "; the schedule does not fit this program, or the model is not deterministic" if own else ""
 
     class _P:
         def __call__(self, ex, enabled, last, i):
@@ -88,16 +97,17 @@ def replay(program, schedule, *, record=True, observers=(), max_steps=None, stop
                 return None
             tid = schedule[i][0]
             if tid not in enabled:
-                raise NondeterminismError(
-                    f"replay step {i}: thread {tid} is not enabled (enabled: {enabled}); the schedule "
-                    f"does not fit this program, or the model is not deterministic")
+                names = ", ".join(f"{t} ({ex.threads[t].name})" for t in enabled)
+                raise mismatch(f"{'replay ' if own else ''}step {i} wants thread {tid}, enabled are "
+                               f"{names}{why}")
             self.i = i
             return tid
 
         def choice(self, ex, tid, n):
             c = schedule[self.i][1]
             if c is None or not (0 <= c < n):
-                raise NondeterminismError(f"replay step {self.i}: expected a choice in range({n})")
+                raise mismatch(f"{'replay ' if own else ''}step {self.i}: thread {tid} chooses among {n} "
+                               f"values, the schedule gives {'none' if c is None else c}{why}")
             return c
 
     run = run_one(program, _P(), record=record, observers=observers, max_steps=max_steps,
