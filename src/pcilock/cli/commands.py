@@ -188,7 +188,7 @@ def _misfit(run, sched, max_steps=None):
     schedule up to the step that violates); it may not go on after the execution ended."""
     ex = run.ex
     done = len(run.schedule)
-    for i, ((_, want), (tid, got)) in enumerate(zip(sched, run.schedule)):
+    for i, ((_, want), (tid, got)) in enumerate(zip(sched, run.schedule, strict=False)):
         if want is not None and got is None:
             return f"step {i} gives thread {tid} a choice ({want}), but that step chooses nothing"
     if done < len(sched):
