@@ -4,8 +4,11 @@ Each test runs ``python -m pcilock.cli.main`` in a subprocess, like the console 
 """
 
 import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -207,3 +210,58 @@ def test_replay_string_ending_at_its_violation_fits():
     r = pcilock("replay", SEED0, "--kernel", "v7.2", "--schedule", SEED0_V72_DEADLOCK)
     assert r.returncode == 1, r.stderr
     assert "DEADLOCK" in r.stdout
+
+
+def test_replay_shows_each_threads_command_under_its_own_name():
+    r = pcilock("replay", SEED0, "--kernel", "v7.2", "--schedule", SEED0_V72_DEADLOCK)
+    notes = [line.split() for line in r.stdout.splitlines() if " # " in line]
+    assert ["numvfs", "#", "echo", "0", ">", "/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"] in notes
+    assert ["remove", "#", "echo", "1", ">", "/sys/bus/pci/devices/0000:01:00.0/remove"] in notes
+    d = json.loads(pcilock("replay", SEED0, "--kernel", "v7.2", "--schedule", SEED0_V72_DEADLOCK,
+                           "--format", "json").stdout)
+    for e in d["events"]:
+        for n in e["notes"]:
+            assert ("sriov_numvfs" in n) == (e["thread"] == "numvfs"), (e["thread"], n)
+
+
+@pytest.mark.skipif(not Path("/proc/version").exists(), reason="no procfs")
+def test_unwritable_report_path_fails_before_exploring(tmp_path):
+    # root's os.access says yes to /proc/version; the check must try for real
+    w = tmp_path / "w"
+    w.mkdir()
+    r = pcilock("check", SEED0, "--kernel", "v7.2", "--out", str(w / "o.txt"), "--html", str(w / "o.html"),
+                "--dot", "/proc/version")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--dot" in lines[0] and "/proc/version" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stdout == ""  # nothing explored, no report printed
+    assert os.listdir(w) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+def test_report_write_failure_is_one_line_and_writes_nothing(tmp_path):
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    r = pcilock("check", SEED0, "--kernel", "v7.2", "--out", "/dev/full", "--html", str(tmp_path / "o.html"),
+                "--dot", str(tmp_path / "o.dot"))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--out" in lines[0] and "No space left on device" in lines[0], r.stderr
+    assert os.listdir(tmp_path) == []  # all or nothing: the HTML and DOT files were not renamed in
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+def test_report_through_symlink_and_fifo(tmp_path):
+    (tmp_path / "link.txt").symlink_to("real.txt")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    r = pcilock("check", SEED0, "--kernel", "v7.2", "--out", str(tmp_path / "link.txt"), "--dot", str(fifo),
+                "--html", "/dev/null")
+    reader.join(timeout=60)
+    assert r.returncode == 1, r.stderr  # deadlock
+    assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "real.txt").read_text() == r.stdout
+    assert got and got[0].startswith("digraph lock_order {")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)

@@ -88,17 +88,17 @@ def _report(sc, scenario_arg, regime, result, strategy, seed):
 
 def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html, dot, executions=None):
     from pcilock.report import ReportPathError
-    from pcilock.report.io import check_writable, write_atomic
+    from pcilock.report.io import check_writable, write_reports
 
     sc = _load(scenario)
     regime = _regime(regime_text)
     _check_ops(sc, regime)
-    for path in (out, html, dot):
-        if path is not None:
-            try:
-                check_writable(path)
-            except (ReportPathError, OSError, ValueError) as e:
-                fail_input(str(e))
+    options = {path: f"--{name}" for name, path in (("out", out), ("html", html), ("dot", dot)) if path}
+    for path, option in options.items():
+        try:
+            check_writable(path)
+        except (ReportPathError, OSError, ValueError) as e:
+            fail_input(f"{option}: {e}")
     progress = None
     try:
         from pcilock.report.progress import make_progress
@@ -115,16 +115,21 @@ def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html
 
     text = render_json(report) if fmt == "json" else render_text(report)
     click.echo(text, nl=not text.endswith("\n"))
+    files = []  # written together: every temporary file first, then the renames
     if out:
-        write_atomic(out, text)
+        files.append((out, text))
     if html:
         from pcilock.report.html import render_html
 
-        write_atomic(html, render_html(report))
+        files.append((html, render_html(report)))
     if dot:
         from pcilock.report.dot import render_dot
 
-        write_atomic(dot, render_dot(report))
+        files.append((dot, render_dot(report)))
+    try:
+        write_reports(files)
+    except ReportPathError as e:
+        fail_input(f"{options.get(e.path, 'report')}: {e}")
     return result.exit_code
 
 
