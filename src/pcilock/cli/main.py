@@ -11,6 +11,7 @@ import sys
 import click
 
 from pcilock import __version__
+from pcilock.scenarios.parse import ScenarioError
 
 EXIT_OK, EXIT_VIOLATION, EXIT_INPUT, EXIT_INCONCLUSIVE, EXIT_MODEL_ERROR = 0, 1, 2, 3, 4
 STRATEGIES = ("dpor", "source-dpor", "random", "pct", "bounded")
@@ -109,6 +110,9 @@ def main(argv=None):
         sys.exit(130)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
+    except ScenarioError as e:  # a bad catalogue file or PCILOCK_CATALOGUE reached outside a command's checks
+        click.echo(f"pcilock: error: {e}", err=True)
+        sys.exit(EXIT_INPUT)
     sys.exit(0)
 
 

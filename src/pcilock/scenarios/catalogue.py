@@ -2,12 +2,16 @@
 
 The repository's top-level ``scenarios/`` directory is installed as the
 package data directory ``pcilock/catalogue`` (``pyproject.toml``
-force-include); from a checkout it is read in place.
+force-include); from a checkout (``pip install -e .``) it is read in place.
+The environment variable ``PCILOCK_CATALOGUE`` names another directory to use
+instead (for a maintainer editing ``scenarios/`` under a non-editable install:
+``PCILOCK_CATALOGUE=scenarios pcilock matrix``).
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import os
 from pathlib import Path
 
 from .parse import ScenarioError, parse_scenario_file
@@ -17,7 +21,14 @@ def catalogue_dir():
     """The directory holding the catalogue's scenario files.
 
     :return: :class:`~pathlib.Path` (it may not exist in a broken install)
+    :raises ScenarioError: if ``PCILOCK_CATALOGUE`` names no directory
     """
+    env = os.environ.get("PCILOCK_CATALOGUE")
+    if env:
+        d = Path(env)
+        if not d.is_dir():
+            raise ScenarioError(env, 0, "PCILOCK_CATALOGUE is not a directory")
+        return d
     installed = importlib.resources.files("pcilock") / "catalogue"
     if installed.is_dir():
         return Path(str(installed))
