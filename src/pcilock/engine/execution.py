@@ -162,7 +162,7 @@ class Execution:
         self.nsteps = 0
         self.violations = []
         self.trace = [] if record else None
-        self._notes = []
+        self._notes = {}  # tid -> notes the thread made since its last recorded event
         self.deadlocked = []  # tids already reported in a deadlock cycle
         self.world = None
         self.choices = []  # values returned by CHOOSE, in order
@@ -464,8 +464,7 @@ class Execution:
             ob.on_event(self, t, op, value)
         if record:
             self.trace.append(TraceEvent(nsteps - 1, tid, op, describe_op(op, value), stack,
-                                         held_before, value, self._notes, _op_obj(op)))
-            self._notes = []
+                                         held_before, value, self._notes.pop(tid, []), _op_obj(op)))
         if advance:
             self._advance(t, value)
         p = t.pending
@@ -629,7 +628,7 @@ class Execution:
             return t
         if code == O.NOTE:
             if self.record:
-                self._notes.append(op[1])
+                self._notes.setdefault(t.tid, []).append(op[1])
             return None
         if code == O.VIOLATION:
             frames = frames_of(t.gen)
