@@ -39,14 +39,27 @@ def _clean(src):
     return src
 
 
-def _describe(stmt):
-    """One line for a statement containing yields."""
+def _helper(fn, f):
+    """The model-only helper a ``yield from NAME(...)`` calls (a module function of the model with no
+    ``@mirrors``: part of the caller's body, shown inline), or None."""
+    if not isinstance(f, ast.Name):
+        return None
+    target = fn.__globals__.get(f.id)
+    if inspect.isgeneratorfunction(target) and not hasattr(target, "__mirrors__"):
+        return target
+    return None
+
+
+def _describe(stmt, fn):
+    """The lines of a statement containing yields: ``(kind, text, helper)``."""
     calls = []
     for n in ast.walk(stmt):
         if isinstance(n, ast.YieldFrom) and isinstance(n.value, ast.Call):
             f = n.value.func
             if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "K":
                 calls.append(("call", f.attr, ast.unparse(n.value)[2:]))
+            elif (h := _helper(fn, f)) is not None:
+                calls.append(("helper", h, ast.unparse(n.value)))
             else:
                 calls.append(("callback", ast.unparse(f), ast.unparse(n.value)))
         elif isinstance(n, ast.Yield) and isinstance(n.value, ast.Call):
@@ -58,15 +71,19 @@ def _describe(stmt):
     for kind, name, text in calls:
         if kind == "op":
             tag = "LOCK " if name in _LOCKISH else "     "
-            parts.append(f"{tag}{text}")
+            parts.append((f"{tag}{text}", None))
         elif kind == "call":
-            parts.append(f"     -> {text}")
+            parts.append((f"     -> {text}", None))
+        elif kind == "helper":
+            parts.append((f"     {text}  (model-only helper, inline:)", name))
         else:
-            parts.append(f"  CB {text}")
+            parts.append((f"  CB {text}", None))
     return parts
 
 
-def skeleton(fn):
+def skeleton(fn, depth=0, _seen=()):
+    """``[(model line, text)]``: the lock skeleton of *fn*; model-only helpers it calls are expanded
+    inline (their lines are those of the helper's own file)."""
     src = textwrap.dedent(inspect.getsource(fn))
     first = inspect.getsourcelines(fn)[1]
     tree = ast.parse(src)
@@ -75,6 +92,12 @@ def skeleton(fn):
 
     def walk(stmts, depth):
         pad = "    " * depth
+        start = len(lines)
+        _walk(stmts, depth, pad)
+        if len(lines) == start:
+            lines.append((first + stmts[0].lineno - 1, f"{pad}(no lock, call or wait)"))
+
+    def _walk(stmts, depth, pad):
         for s in stmts:
             ln = first + s.lineno - 1
             if isinstance(s, ast.If):
@@ -97,11 +120,14 @@ def skeleton(fn):
             elif isinstance(s, ast.Return):
                 lines.append((ln, f"{pad}return {_clean(ast.unparse(s.value)) if s.value else ''}".rstrip()))
             elif _has_yield(s):
-                for p in _describe(s):
+                for p, helper in _describe(s, fn):
                     lines.append((ln, pad + p))
-            elif isinstance(s, (ast.Assign, ast.AugAssign)):
+                    if helper is not None and helper not in _seen and len(_seen) < 4:
+                        lines.extend((hl, pad + "    " + t) for hl, t in skeleton(helper, 0, _seen + (fn,)))
+            elif isinstance(s, (ast.Assign, ast.AugAssign, ast.AnnAssign)) or \
+                    (isinstance(s, ast.Expr) and isinstance(s.value, ast.Call)):
                 lines.append((ln, pad + _clean(ast.unparse(s))))
-    walk(func.body, 0)
+    walk(func.body, depth)
     return lines
 
 
