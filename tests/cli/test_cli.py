@@ -5,6 +5,8 @@ Each test runs ``python -m pcilock.cli.main`` in a subprocess, like the console 
 
 import json
 import os
+import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -265,3 +267,67 @@ def test_report_through_symlink_and_fifo(tmp_path):
     assert (tmp_path / "link.txt").is_symlink() and (tmp_path / "real.txt").read_text() == r.stdout
     assert got and got[0].startswith("digraph lock_order {")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_dot_draws_every_edge_of_the_lock_graph(tmp_path):
+    dot = tmp_path / "g.dot"
+    r = pcilock("check", SEED0, "--kernel", "v7.2", "--format", "json", "--dot", str(dot))
+    assert r.returncode == 1, r.stderr
+    lg = json.loads(r.stdout)["lock_graph"]
+    text = dot.read_text()
+    drawn = [line for line in text.splitlines() if re.match(r"  n\d+ -> n\d+ \[", line)]
+    assert len(drawn) == lg["edges"] == len(lg["edge_list"]) > 20
+    assert sum("color=red" in line for line in drawn) >= 2  # the cycle's edges, highlighted
+    assert sum("color=red" not in line for line in drawn) > 0
+    if shutil.which("dot"):
+        svg = subprocess.run(["dot", "-Tsvg", str(dot)], capture_output=True, text=True, check=True).stdout
+        assert svg.count('class="edge"') == lg["edges"]
+
+
+# -- why a run stopped, and what to do about it -------------------------------------------
+
+def _one_paragraph(text):
+    return " ".join(text.split())
+
+
+def test_execution_limit_is_named_as_such_not_as_the_time_budget(user_file):
+    r = pcilock("check", str(user_file), "--kernel", "v7.2", "--executions", "3")
+    assert r.returncode == 3, r.stderr
+    out = _one_paragraph(r.stdout)
+    assert "(dpor, execution limit reached)" in out
+    assert "the execution limit was reached (3 executions)" in out
+    assert "give a larger --executions" in out
+    assert "budget" not in out
+    d = json.loads(pcilock("check", str(user_file), "--kernel", "v7.2", "--executions", "3",
+                           "--format", "json").stdout)
+    assert (d["stats"]["stop_reason"], d["stats"]["limit"]) == ("budget", "executions")
+
+
+def test_sampling_run_at_its_execution_limit_suggests_an_exhaustive_strategy(user_file):
+    r = pcilock("check", str(user_file), "--kernel", "v7.2", "--strategy", "random",
+                "--executions", "5")
+    assert r.returncode == 3, r.stderr
+    out = _one_paragraph(r.stdout)
+    assert "(random, seed 0, execution limit reached)" in out
+    assert "give a larger --executions" in out and "--strategy dpor" in out
+    assert "budget" not in out
+
+
+def test_time_budget_is_named_as_such(user_file):
+    r = pcilock("check", str(user_file), "--kernel", "v7.2", "--budget", "0.2")
+    assert r.returncode == 3, r.stderr
+    out = _one_paragraph(r.stdout)
+    assert "time budget exhausted" in out and "give a larger --budget" in out
+    assert "--executions" not in out
+
+
+def test_bounded_search_names_its_bound_and_suggests_dpor(user_file):
+    r = pcilock("check", str(user_file), "--kernel", "v7.2", "--strategy", "bounded",
+                "--executions", "5", "--format", "json")
+    d = json.loads(r.stdout)
+    assert d["stats"]["bound"] == 2
+    r = pcilock("check", str(user_file), "--kernel", "v7.2", "--strategy", "bounded",
+                "--executions", "5")
+    out = _one_paragraph(r.stdout)
+    assert "give a larger --executions" in out and "preemption bound 2" in out
+    assert "--strategy dpor" in out

@@ -227,8 +227,17 @@ def test_json_shape_and_determinism():
     a = explore(gated_abba(), strategy="random", seed=3, runs=20).lock_graph.to_json()
     b = explore(gated_abba(), strategy="random", seed=3, runs=20).lock_graph.to_json()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-    assert set(a) == {"cycles", "edges"} and isinstance(a["edges"], int)
+    assert set(a) == {"cycles", "edges", "locks", "edge_list"} and isinstance(a["edges"], int)
     assert a["edges"] == 4  # G->A, G->B, A->B, B->A
+    assert sorted((e["held"], e["acquired"]) for e in a["edge_list"]) == [("A", "B"), ("B", "A"), ("G", "A"),
+                                                                           ("G", "B")]
+    for e in a["edge_list"]:
+        assert set(e) == {"held", "acquired", "functions", "threads", "trylock"} and not e["trylock"]
+    by = {(e["held"], e["acquired"]): e for e in a["edge_list"]}
+    assert (by[("A", "B")]["functions"], by[("A", "B")]["threads"]) == (["p"], ["P"])
+    assert (by[("B", "A")]["functions"], by[("B", "A")]["threads"]) == (["q"], ["Q"])
+    assert sorted(by[("G", "A")]["threads"]) == ["P", "Q"]
+    assert sorted(x["name"] for x in a["locks"]) == ["A", "B", "G"]
     for c in a["cycles"]:
         assert set(c) == {"locks", "classes", "lockdep_visible", "deadlock_possible", "chains"}
         assert len(c["chains"]) == len(c["locks"]) == len(c["classes"])

@@ -115,7 +115,8 @@ def test_ok_and_inconclusive(reports):
     inc = reports["inconclusive"]
     assert inc["verdict"] == "inconclusive" and not inc["exhaustive"]
     assert inc["stats"]["stop_reason"] == "budget"
-    assert "budget ran out" in inc["stop_description"]
+    assert "execution limit was reached" in inc["stop_description"]
+    assert inc["stats"]["limit"] == "executions"
     for key in ("executions", "events", "seconds", "complete_executions", "max_depth"):
         assert key in ok["stats"]
 
@@ -131,7 +132,7 @@ def test_model_error(reports):
 
 
 def test_lock_graph_absent_and_present(reports):
-    assert reports["ok"]["lock_graph"] == {"cycles": [], "edges": 0}
+    assert reports["ok"]["lock_graph"] == {"cycles": [], "edges": 0, "locks": [], "edge_list": []}
     lg = reports["lock-graph"]["lock_graph"]
     assert lg["edges"] == 5
     chain = lg["cycles"][0]["chains"][0]

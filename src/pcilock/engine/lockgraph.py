@@ -95,11 +95,19 @@ JSON (:meth:`LockGraph.to_json`)::
                              "threads": [every task seen taking it],
                              "held_stack": [[func, file, line], ...],
                              "acquired_stack": [[func, file, line], ...]}, ...]}],
-     "edges": int}
+     "edges": int,
+     "locks": [{"name": name, "class": class name, "validate": bool}, ...],
+     "edge_list": [{"held": name, "acquired": name, "functions": [func, ...],
+                    "threads": [thread names...], "trylock": bool}, ...]}
 
 ``chains`` has one entry per edge of the cycle, in cycle order (chain i: held
 ``locks[i]``, acquired ``locks[i+1]``); ``edges`` counts the distinct instance
-edges recorded (trylock ones included).
+edges recorded (trylock ones included) and ``edge_list`` has each of them once,
+first-seen order: ``functions`` are the functions that acquired ``acquired``
+(the innermost frame of each variant's acquired stack), ``threads`` every task
+seen taking it, ``trylock`` is true when every acquisition was a trylock (the
+edge cannot close a cycle).  ``locks`` lists the locks of those edges;
+``validate`` false is a lock lockdep records nothing for (``novalidate``).
 """
 
 from __future__ import annotations
@@ -225,7 +233,30 @@ class LockGraph:
         return self._cycles
 
     def to_json(self):
-        return {"cycles": self.cycles(), "edges": len(self.edges)}
+        return {"cycles": self.cycles(), "edges": len(self.edges), "locks": self.lock_list(),
+                "edge_list": self.edge_list()}
+
+    def edge_list(self):
+        """Every instance edge once, in first-seen order (the JSON ``edge_list``, see the module doc)."""
+        out = []
+        for (a, b), vs in self.edges.items():
+            functions, threads = {}, {}
+            for v in vs:
+                if v.acquired_stack:
+                    functions.setdefault(v.acquired_stack[-1][0], None)
+                for t in v.threads:
+                    threads.setdefault(t, None)
+            out.append({"held": a, "acquired": b, "functions": list(functions), "threads": list(threads),
+                        "trylock": all(v.trylock for v in vs)})
+        return out
+
+    def lock_list(self):
+        """The locks on some edge, in first-seen order (the JSON ``locks``)."""
+        used = {}
+        for a, b in self.edges:
+            used[a] = used[b] = None
+        return [{"name": i.name, "class": i.lock_class, "validate": bool(i.validate)}
+                for i in self.locks.values() if i.name in used]
 
     def _find_cycles(self):
         names = list(self.locks)
