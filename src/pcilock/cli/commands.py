@@ -108,7 +108,7 @@ def do_check(scenario, regime_text, strategy, budget, seed, fmt, all_, out, html
         pass
     result, strategy, seed = run_check(sc, regime, strategy, budget, seed, all_, progress, executions)
     if progress is not None and hasattr(progress, "finish"):
-        progress.finish(result.stats.stop_reason)
+        progress.finish(result.stats.describe_stop())
     report = _report(sc, scenario, regime, result, strategy, seed)
     from pcilock.report.jsonout import render_json
     from pcilock.report.text import render_text

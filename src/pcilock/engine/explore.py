@@ -26,7 +26,7 @@ from .minimize import count_preemptions, minimize
 from .optimal import OptimalDporExplorer
 from .pct import PctExplorer
 from .random_walk import RandomWalkExplorer
-from .result import Budget
+from .result import Budget, StopReason
 from .runner import replay
 from .watchdog import Watchdog
 
@@ -81,6 +81,7 @@ def _explore(program, strategy, seed, budget, stop_on_first, minimize_found, max
                        max_steps=max_steps, observers=obs, progress=progress, pct_depth=pct_depth,
                        max_bound=max_bound, runs=runs, races=races)
     result = ex.run()
+    _name_the_limit(result.stats, strategy, budget, max_bound)
     result.seed = seed
     result.lock_graph = graph
     if result.error is not None:
@@ -101,6 +102,15 @@ def _explore(program, strategy, seed, budget, stop_on_first, minimize_found, max
         result.verdict = "model-error"
         result.error = e
     return result
+
+
+def _name_the_limit(stats, strategy, budget, max_bound):
+    # which limit ended the run: the budget checks executions before seconds
+    if stats.stop_reason is StopReason.BUDGET and budget is not None:
+        by_count = budget.executions is not None and stats.executions >= budget.executions
+        stats.limit = "executions" if by_count else "seconds"
+    if strategy == "bounded":
+        stats.bound = max_bound
 
 
 def _with_graph(observers, graph):

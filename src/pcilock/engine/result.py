@@ -70,6 +70,21 @@ class Stats:
     max_depth: int = 0
     infeasible: int = 0  # internal consistency counter (should stay 0)
     filtered: int = 0  # races not reversible because no initial was enabled
+    limit: str | None = None  # with stop_reason BUDGET: the limit reached, "executions" or "seconds"
+    bound: int | None = None  # bounded search: its preemption bound
+
+    def describe_stop(self):
+        """Why the exploration stopped, in words, naming the limit that ended it."""
+        if self.stop_reason is StopReason.BUDGET and self.limit == "executions":
+            n = self.executions
+            return (f"the execution limit was reached ({n} execution{'' if n == 1 else 's'}) before "
+                    f"the space was covered")
+        if self.stop_reason is StopReason.BUDGET and self.limit == "seconds":
+            return "the time budget ran out before the space was covered"
+        if self.stop_reason is StopReason.BOUND and self.bound is not None:
+            return (f"the preemption bound ({self.bound}) was reached before the space was "
+                    f"covered")
+        return self.stop_reason.describe()
 
     def to_json(self):
         return {
@@ -81,6 +96,8 @@ class Stats:
             "stop_reason": self.stop_reason.value,
             "traces": self.traces,
             "max_depth": self.max_depth,
+            **({"limit": self.limit} if self.limit is not None else {}),
+            **({"bound": self.bound} if self.bound is not None else {}),
         }
 
 

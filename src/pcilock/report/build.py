@@ -51,7 +51,7 @@ def build_report(*, scenario, regime, result, strategy, seed, cite=None, replay_
         "exhaustive": bool(result.exhaustive),
         "strategy": strategy or getattr(result, "strategy", "") or "",
         "seed": seed,
-        "stop_description": stop.describe() if isinstance(stop, StopReason) else str(stop),
+        "stop_description": result.stats.describe_stop() if isinstance(stop, StopReason) else str(stop),
         "stats": stats,
         "violations": [_violation(f, frames, replay_command) for f in _by_severity(result.found)],
         "lock_graph": _lock_graph(result, frames),

@@ -20,6 +20,7 @@ from .words import (
     plural,
     run_line,
     stack_entries,
+    stop_hint,
     verdict_line,
     violation_headline,
 )
@@ -87,7 +88,7 @@ def _inconclusive(out, report):
     n = report["stats"]["executions"]
     out.add(f"stopped: {report['stop_description']}.")
     out.add(f"The space was NOT covered: no violation in the {plural(n, 'execution')} that ran, but "
-            f"other interleavings were not checked. This is not a proof; give a larger --budget.")
+            f"other interleavings were not checked. This is not a proof; {stop_hint(report)}")
 
 
 # -- violations ------------------------------------------------------------------------

@@ -35,11 +35,43 @@ def run_line(report):
     """``pcilock 0.1.0: seed-000 on v7.2 (dpor, exhaustive)``."""
     sc = report["scenario"]
     name = sc["id"] or sc["path"] or "scenario"
-    stop = report["stats"].get("stop_reason", "")
-    mode = "exhaustive" if report["exhaustive"] else _MODES.get(stop, stop)
+    mode = "exhaustive" if report["exhaustive"] else stop_mode(report["stats"])
     extra = f", seed {report['seed']}" if report["strategy"] in ("random", "pct") else ""
     return f"pcilock {report['pcilock_version']}: {name} on {report['regime']} " \
            f"({report['strategy']}{extra}, {mode})"
+
+
+def stop_mode(stats):
+    """Why a run stopped, in a few words: ``execution limit reached``."""
+    stop = stats.get("stop_reason", "")
+    if stop == "budget" and stats.get("limit") == "executions":
+        return "execution limit reached"
+    if stop == "budget" and stats.get("limit") == "seconds":
+        return "time budget exhausted"
+    if stop == "bound" and stats.get("bound") is not None:
+        return f"preemption bound {stats['bound']} reached"
+    return _MODES.get(stop, stop)
+
+
+def stop_hint(report):
+    """What to do about a run that stopped before covering the space, naming the limit that ended it."""
+    st = report["stats"]
+    stop, limit, strategy = st.get("stop_reason", ""), st.get("limit"), report["strategy"]
+    if stop == "bound":
+        bound = f" ({st['bound']})" if st.get("bound") is not None else ""
+        return (f"bounded search reached its preemption bound{bound}, which is not a command-line "
+                f"option: it is not exhaustive; use --strategy dpor (exhaustive).")
+    larger = "give a larger --executions" if limit == "executions" else "give a larger --budget"
+    if strategy in ("random", "pct"):
+        return (f"{strategy} only samples interleavings and never covers the space: {larger} to "
+                f"sample more, or use --strategy dpor (exhaustive).")
+    if stop == "sampled":
+        return "use --strategy dpor (exhaustive)."
+    if strategy == "bounded":
+        bound = f" {st['bound']}" if st.get("bound") is not None else ""
+        return (f"{larger}; even then bounded search covers only interleavings up to preemption "
+                f"bound{bound}: use --strategy dpor (exhaustive).")
+    return f"{larger}."
 
 
 def verdict_line(report):
