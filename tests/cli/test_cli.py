@@ -331,3 +331,40 @@ def test_bounded_search_names_its_bound_and_suggests_dpor(user_file):
     out = _one_paragraph(r.stdout)
     assert "give a larger --executions" in out and "preemption bound 2" in out
     assert "--strategy dpor" in out
+
+
+# -- matrix of scenarios without an [expect] table ----------------------------------------
+
+TINY_EXPECTING_OK = """\
+[[device]]
+bdf = "0000:01:00.0"
+driver = "igb"
+
+[[thread]]
+run = ["echo 1 > /sys/bus/pci/devices/0000:01:00.0/remove"]
+
+[expect]
+"v7.2" = "ok"
+"""
+
+
+def test_matrix_of_scenarios_without_expectations_is_an_input_error(user_file, tmp_path):
+    other = tmp_path / "other.toml"
+    other.write_text(USER_SCENARIO, encoding="utf-8")
+    r = pcilock("matrix", str(user_file), str(other))
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 2, r.stderr
+    for path, line in zip((user_file, other), lines, strict=True):
+        assert f"{path}:" in line and "no [expect] table" in line
+
+
+def test_matrix_checks_the_scenarios_with_expectations_and_names_the_others(user_file, tmp_path):
+    tiny = tmp_path / "tiny.toml"
+    tiny.write_text(TINY_EXPECTING_OK, encoding="utf-8")
+    r = pcilock("matrix", str(tiny), str(user_file))
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "1 expectations, 1 hold, 0 do not" in r.stdout
+    (line,) = r.stderr.strip().splitlines()
+    assert f"{user_file}:" in line and "no [expect] table" in line

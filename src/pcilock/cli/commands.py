@@ -248,6 +248,13 @@ def do_matrix(names, fmt):
     from pcilock.scenarios.catalogue import list_catalogue
 
     scs = [_load(n) for n in names] if names else list_catalogue()
+    bare = [sc for sc in scs if not sc.expect]
+    level = "error" if len(bare) == len(scs) else "warning"
+    for sc in bare:
+        click.echo(f"pcilock: {level}: {sc.path}: scenario {sc.id} has no [expect] table, so matrix "
+                   f"has nothing to check for it (use check --kernel REGIME)", err=True)
+    if bare and level == "error":
+        return EXIT_INPUT
     rows = []
     bad = 0
     errors = 0
