@@ -368,3 +368,9 @@ def test_matrix_checks_the_scenarios_with_expectations_and_names_the_others(user
     assert "1 expectations, 1 hold, 0 do not" in r.stdout
     (line,) = r.stderr.strip().splitlines()
     assert f"{user_file}:" in line and "no [expect] table" in line
+
+
+def test_replay_trace_shows_a_small_set_by_its_contents():
+    r = pcilock("replay", SEED0, "--kernel", "v7.2", "--schedule", SEED0_V72_DEADLOCK)
+    assert "rmw(0000:01:00.0.priv_flags) -> {0, 7}" in r.stdout, r.stdout
+    assert "frozenset" not in r.stdout

@@ -713,12 +713,30 @@ def _objname(obj):
     return getattr(obj, "name", type(obj).__name__)
 
 
+_SHORT_WIDTH = 48  # a set or tuple is shown whole when its text fits in this many characters
+
+
 def _short(v):
+    """A value as a trace line shows it: scalars and small sets and tuples in full (a set's
+    items sorted, so the text does not depend on iteration order), anything larger counted."""
     if isinstance(v, (int, bool, str)) or v is None:
         return repr(v)
+    if isinstance(v, (set, frozenset)):
+        text = "{" + ", ".join(sorted((_short(x) for x in v), key=_number_first)) + "}"
+        return text if len(text) <= _SHORT_WIDTH else f"{{{len(v)} items}}"
+    if isinstance(v, tuple):
+        text = "(" + ", ".join(_short(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+        if len(text) <= _SHORT_WIDTH:
+            return text
     if isinstance(v, (list, tuple)):
         return f"[{len(v)} items]"
     return getattr(v, "name", type(v).__name__)
+
+
+def _number_first(text):
+    # integers in numeric order, then everything else in text order
+    digits = text.lstrip("-")
+    return (0, int(text), "") if digits.isdigit() else (1, 0, text)
 
 
 # -- operation handlers -------------------------------------------------------------------
