@@ -40,3 +40,14 @@ def test_series_order_builds(base):
     for name in ("sriov_add_vfs", "sriov_del_vfs", "sriov_numvfs_store"):
         assert t[name] is b[name]
     assert {"2fa119c0e5e5", "a5338e365c45"} <= present and "05703271c3cd" not in present
+
+
+@pytest.mark.parametrize("regime,message", [
+    ("v7.2+nechita-v14.1+nechita-v14", "nechita-v14.1 is applied twice (the series nechita-v14 includes it)"),
+    ("v7.2+a5338e365c45", "a5338e365c45 is already in the base (v7.2 = 7.2.13)"),
+])
+def test_applying_twice_says_where_the_first_copy_came_from(regime, message):
+    import re
+
+    with pytest.raises(RegimeError, match=re.escape(message)):
+        table(regime)

@@ -36,7 +36,10 @@ def _regime(text, where="--kernel"):
         r = parse_regime(text)
         build_table(r)
     except RegimeError as e:
-        fail_input(f"{where} {text}: {e}")
+        msg = str(e)
+        for prefix in (f"regime {text!r}: ", f"regime {text.strip()}: "):
+            msg = msg.removeprefix(prefix)  # the option and its value say it already
+        fail_input(f"{where} {text}: {msg}")
     return r
 
 

@@ -112,9 +112,13 @@ def build_table(regime):
         p = PATCHES[pid]
         if sign == "+":
             if pid in present:
-                where = "the base" if version in p.in_bases else "this regime"
-                raise RegimeError(f"regime {regime}: {pid} is already in {where} ({version} = "
-                                  f"{BASE_RELEASES[version]}); cannot apply it again")
+                if version in p.in_bases:
+                    raise RegimeError(f"regime {regime}: {pid} is already in the base ({version} = "
+                                      f"{BASE_RELEASES[version]}); cannot apply it again")
+                series = [sid for sid, ser in SERIES.items() if pid in ser.members
+                          and ("+", sid) in regime.steps]
+                also = f" (the series {series[0]} includes it)" if series else ""
+                raise RegimeError(f"regime {regime}: {pid} is applied twice{also}; cannot apply it again")
             for q in sorted(present):
                 if getattr(PATCHES.get(q), "reverts", None) == pid:
                     raise RegimeError(f"regime {regime}: {pid} is reverted by {q}, which is present; "
