@@ -230,11 +230,19 @@ class DporTracker:
                             break
         else:
             key = hist.key
+            rel = _REL
             for eidx, emode in reversed(hist):
-                if _REL[row + emode]:
+                if rel[row + emode]:
                     ev = events[eidx]
-                    if ev.tid != tid:
-                        _join(newc, ev.clock)
+                    if ev.tid != tid:  # _join(newc, ev.clock), inline
+                        oc = ev.clock
+                        n = len(oc)
+                        if len(newc) < n:
+                            newc.extend([0] * (n - len(newc)))
+                        for k in range(n):
+                            v = oc[k]
+                            if v > newc[k]:
+                                newc[k] = v
                     if _TOTAL[emode]:
                         break
         code = op[0]

@@ -191,6 +191,11 @@ def _code_class(code):
     return n
 
 
+# (id(code), f_lasti) -> (code, number of its class, line): the location of an access made
+# directly in a generator (lookups only; the code object is kept, so its id() stays unique)
+_LOC = {}
+
+
 def _objname(obj):
     d = getattr(obj, "describe", None)
     return d() if d is not None else getattr(obj, "name", type(obj).__name__)
@@ -262,15 +267,25 @@ class RaceDetector:
         f = g.gi_frame
         if f is not None and g.gi_yieldfrom is None:  # not inside a ``yield from``
             code = g.gi_code
-            line = f.f_lineno  # (a small function, as a rule: cheaper than line_at())
-            snap = ((code, f.f_lasti),)
+            lasti = f.f_lasti
+            ent = _LOC.get((id(code), lasti))
+            if ent is not None and ent[0] is code:
+                cls = ent[1]
+                line = ent[2]
+            else:
+                line = f.f_lineno
+                cls = _code_class(code)
+                _LOC[(id(code), lasti)] = (code, cls, line)
+            snap = ((code, lasti),)
         else:
             snap = snap_thread(t)
             if snap:
                 code, lasti = snap[-1]
                 line = line_at(code, lasti)
+                ent = _CODE_CLASS.get(id(code))
+                cls = ent[1] if ent is not None and ent[0] is code else _code_class(code)
             else:
-                code = line = None
+                code = line = cls = None
         acc = hist.racc
         if acc is None:
             acc = hist.racc = {}
@@ -297,11 +312,6 @@ class RaceDetector:
                         continue
                     met.append((ec, el))
                 self._report(ex, t, obj, field, e, marked, snap, opname, code, line)
-        if code is None:
-            cls = None
-        else:
-            ent = _CODE_CLASS.get(id(code))
-            cls = ent[1] if ent is not None and ent[0] is code else _code_class(code)
         acc[(tid, write, marked, cls, line)] = (tid, C[tid], write, marked, snap, ex.nsteps - 1, opname,
                                                 t.name, code, line)
 
