@@ -440,11 +440,11 @@ class Execution:
             held_before = [(o.name, m) for (o, m) in t.held]
             stack = t.stack
         code = op[0]
-        handler = _HANDLERS[code]
-        self._choice = choice
+        if code == _CHOOSE:
+            self._choice = choice  # (read by _h_choose only)
         if self.nfreed:
             self._check_use(t, op)
-        value, hist, mode, advance = handler(self, t, op)
+        value, hist, mode, advance = _HANDLERS[code](self, t, op)
         if code == _CHOOSE:
             self.choices.append(value)
         race = self.race
@@ -460,8 +460,10 @@ class Execution:
         tracker = self.tracker
         if tracker is not None:
             tracker.on_event(self, t, op, hist, mode, value)
-        for ob in self.observers:
-            ob.on_event(self, t, op, value)
+        observers = self.observers
+        if observers:
+            for ob in observers:
+                ob.on_event(self, t, op, value)
         if record:
             self.trace.append(TraceEvent(nsteps - 1, tid, op, describe_op(op, value), stack,
                                          held_before, value, self._notes.pop(tid, []), _op_obj(op)))

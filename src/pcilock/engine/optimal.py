@@ -314,22 +314,27 @@ class OptimalDporExplorer(DporExplorer):
         # the replayed prefix: the steps of the previous execution before the branch
         tracker.analyzing = False
         viols = ex.violations
+        step = ex.step
+        events = tracker.events
+        footprint = self._footprint
+        is_enabled = ex.is_enabled
         while i < branch:
             node = nodes[i]
             tid = node.tid
             t = threads[tid] if tid < len(threads) else None
             p = None if t is None else t.pending
-            if p is None or (p[0] in _MAY_BLOCK and not ex.is_enabled(t)):
+            if p is None or (p[0] in _MAY_BLOCK and not is_enabled(t)):
                 raise NondeterminismError(
                     f"replaying step {i}: thread {tid} is not enabled as it was before; the "
                     f"model is not deterministic (set or dict ordering of objects, id(), time, "
                     f"or unseeded randomness)")
-            if node.choice is None and p[0] == _CHOOSE:
-                node.choice = 0
+            choice = node.choice
+            if choice is None and p[0] == _CHOOSE:
+                choice = node.choice = 0
                 node.nchoices = p[1]
-            ex.step(tid, node.choice)
+            step(tid, choice)
             if node.fp is None:  # (a replayed node has the footprint of its event)
-                self._footprint(node, tid, tracker.events[-1])
+                footprint(node, tid, events[-1])
             last = tid
             i += 1
             if viols and len(viols) > nviol:
@@ -362,7 +367,7 @@ class OptimalDporExplorer(DporExplorer):
                 if not en:
                     break
                 node = ONode(sleep, en)
-                asleep = [c.tid for c in sleep]
+                asleep = [c.tid for c in sleep] if sleep else ()
                 tid = None
                 while plan:
                     c = plan[0]
@@ -374,7 +379,7 @@ class OptimalDporExplorer(DporExplorer):
                     self.stats.infeasible += 1
                     plan.pop(0)
                 if tid is None:
-                    cands = [x for x in en if x not in asleep]
+                    cands = [x for x in en if x not in asleep] if asleep else en
                     if not cands:
                         nodes.append(node)
                         self._blocked_races(ex, tracker)
@@ -385,21 +390,22 @@ class OptimalDporExplorer(DporExplorer):
                     node.cur = c
                 node.tid = tid
                 nodes.append(node)
-            t = threads[tid]
-            if node.choice is None and t.pending[0] == _CHOOSE:
-                node.choice = 0
-                node.nchoices = t.pending[1]
+            p = threads[tid].pending
+            choice = node.choice
+            if choice is None and p[0] == _CHOOSE:
+                choice = node.choice = 0
+                node.nchoices = p[1]
             cur = node.cur
-            plan = None if cur is None else cur.children if node.choice is None else cur.sub(node.choice)
-            ex.step(tid, node.choice)
+            plan = None if cur is None else cur.children if choice is None else cur.sub(choice)
+            step(tid, choice)
             if i >= branch or node.fp is None:  # (a replayed step repeats the event it had)
-                self._footprint(node, tid, tracker.events[-1])
+                footprint(node, tid, events[-1])
             last = tid
             i += 1
             if i >= len(nodes):  # the next node is new: its sleep set (replayed nodes have theirs)
                 before = node.sleep + node.explored if node.explored else node.sleep
                 sleep = _still_asleep(before, tid, node.fp) if before else []
-            if len(ex.violations) > nviol:
+            if len(viols) > nviol:
                 nviol = self._collect(ex, nviol, i)
                 if self.stop_on_first and self.found:
                     return ex, "violation"
