@@ -399,7 +399,11 @@ class OptimalDporExplorer(DporExplorer):
             plan = None if cur is None else cur.children if choice is None else cur.sub(choice)
             step(tid, choice)
             if i >= branch or node.fp is None:  # (a replayed step repeats the event it had)
-                footprint(node, tid, events[-1])
+                ev = events[-1]  # as _footprint(node, tid, ev), inline
+                node.fp = WNode(tid, ev.key, ev.mode, ev.spawned, ev.joined)
+                if cur is not None and cur.key is None:
+                    cur.key, cur.mode = ev.key, ev.mode
+                    cur.spawned, cur.joined = ev.spawned, ev.joined
             last = tid
             i += 1
             if i >= len(nodes):  # the next node is new: its sleep set (replayed nodes have theirs)
