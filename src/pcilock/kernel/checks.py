@@ -3,6 +3,9 @@
 * no VF still registered while its PF is gone;
 * no driver still bound to a device that was deleted;
 * no task left holding a lock is checked by the engine itself.
+
+Model-only: mirrors no kernel function; the checks state invariants the
+kernel relies on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Creating the kernfs nodes of a device's sysfs attributes (sysfs_create_groups)."""
+"""Creating the kernfs nodes of a device's sysfs attributes (sysfs_create_groups).
+
+Model-only: mirrors no kernel function.  It builds at boot the nodes that
+fs/sysfs/group.c would have created; no model step runs here.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,9 @@
 
 Each module has ``make_driver()`` returning a fresh :class:`PciDriver` and a
 docstring saying what the model driver does and which real driver it cites.
+
+Model-only: mirrors no kernel file (a registry; each driver module cites its
+real driver).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ global locks, buses, devices already enumerated and bound as at boot, loaded
 drivers, hotplug controllers, and the hardware (``W.hw``: which functions are
 present, for scans).  It builds that state directly, without running probe
 code: the scenario starts from a booted system.
+
+Model-only: mirrors no kernel function (the boot state it builds is what the
+mirrored probe paths would leave behind).
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ changed by atomic operations (``rmw``), which gives the same arbitration
 between concurrent removers.  ``kernfs_rwsem`` itself is not modelled: every
 removal drops it while draining (fs/kernfs/dir.c kernfs_drain), so it never
 stays held while a PCI lock is awaited.
+
+Mirrors struct kernfs_node of include/linux/kernfs.h (no functions).
 """
 
 from __future__ import annotations

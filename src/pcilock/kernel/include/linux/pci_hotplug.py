@@ -6,6 +6,8 @@ replacing e.g. ``pciehp_reset_slot`` in the function table is what the PCI
 core calls.  ``pci_slot`` (``slot->pci_slot``) is shared: pci_hp_destroy
 clears it without a lock.  ``kn`` holds the kernfs nodes of the slot's
 hotplug attributes (only ``power`` is modelled), created by ``fs_add_slot``.
+
+Mirrors the structs of include/linux/pci_hotplug.h (no functions).
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ or may not send one (optional in the spec): both are explored
 (:func:`hw_control_written`, which says where).  Presence and link of a pull or an insertion
 change in one step (one MSI for PDC and DLLSC together); hardware that
 reports them apart, with two interrupts, is not modelled.
+
+Mirrors the struct definitions of drivers/pci/hotplug/pciehp.h (no functions).
 """
 
 from __future__ import annotations
