@@ -1,6 +1,6 @@
 """What a scenario's operation lines do: the system-call side of each command.
 
-Not a mirror of one kernel file: each entry here is what the shell command
+Model-only: mirrors no kernel function of its own: each entry here is what the shell command
 reaches (``write(2)`` on a sysfs file → ``kernfs_fop_write_iter`` → the
 attribute's store method, ``modprobe`` → ``pci_register_driver``, ...).  The
 kernel functions it calls are the mirrored ones, through ``K``.
