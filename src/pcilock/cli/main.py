@@ -103,7 +103,10 @@ def main(argv=None):
     try:
         cli.main(args=argv, prog_name="pcilock", standalone_mode=False)
     except click.exceptions.UsageError as e:
-        e.show()
+        # one line, like every other input error (click's usage block would add three)
+        where = e.ctx.command_path if e.ctx is not None else "pcilock"
+        hint = f" (see '{where} --help')"
+        click.echo(f"{where}: error: {' '.join(e.format_message().split())}{hint}", err=True)
         sys.exit(EXIT_INPUT)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
