@@ -184,6 +184,7 @@ def test_list_names_every_catalogue_file():
     out = pcilock("list").stdout
     for f in sorted(Path(__file__).resolve().parents[2].joinpath("scenarios").glob("*.toml")):
         assert f.stem in out
+    assert max(len(line) for line in out.splitlines()) <= 80  # titles wrapped for a terminal
 
 
 # -- replay strings that do not fit ------------------------------------------------------

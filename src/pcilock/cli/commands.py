@@ -238,12 +238,16 @@ def do_list():
         scs = list_catalogue()
     except ScenarioError as e:
         fail_input(str(e))
+    import textwrap
+
+    width = max([len(r) for sc in scs for r in sc.expect] + [8])
     for sc in scs:
         click.echo(f"{sc.id}")
         if sc.title:
-            click.echo(f"    {sc.title}")
+            click.echo(textwrap.fill(sc.title, 80, initial_indent="    ", subsequent_indent="    ",
+                                     break_on_hyphens=False, break_long_words=False))
         for r, vs in sc.expect.items():
-            click.echo(f"    {r:<42} {' | '.join(vs)}")
+            click.echo(f"    {r:<{width}}  {' | '.join(vs)}")
     return 0
 
 
