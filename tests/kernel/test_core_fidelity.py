@@ -4,8 +4,9 @@ the end state of every execution, is what the kernel source says it must be."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
+
+from scenario_files import scenario
 
 from pcilock.engine import Budget, explore
 from pcilock.kernel import load_all
@@ -19,12 +20,6 @@ ROOT_PORT = """
 bdf = "0000:00:1c.0"
 type = "root-port"
 """
-
-
-def scenario(tmp_path, body, name="t"):
-    p = tmp_path / f"{name}.toml"
-    p.write_text(f'id = "{name}"\ntitle = "{name}"\n' + textwrap.dedent(body))
-    return load_scenario(p)
 
 
 def check(sc, regime, observe=None, **kw):

@@ -9,10 +9,10 @@ that the cycle needs the acquisition the catalogue's notes blame.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from scenario_files import scenario
 
 from pcilock.engine import Budget, explore
 from pcilock.kernel import load_all
@@ -42,12 +42,6 @@ run = ["aer fatal 0000:01:00.0"]
 name = "unbind"
 run = ["echo 0000:00:1c.0 > /sys/bus/pci/drivers/pcieport/unbind"]
 """
-
-
-def scenario(tmp_path, body, name="t"):
-    p = tmp_path / f"{name}.toml"
-    p.write_text(f'id = "{name}"\ntitle = "{name}"\n' + textwrap.dedent(body))
-    return load_scenario(p)
 
 
 def explore_sc(sc, regime, overrides=None, **kw):

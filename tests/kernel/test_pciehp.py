@@ -4,12 +4,11 @@ every execution ends with, is what the kernel source says it must be."""
 
 from __future__ import annotations
 
-import textwrap
+from scenario_files import scenario
 
 from pcilock.engine import Budget, explore
 from pcilock.kernel import load_all
 from pcilock.patches import parse_regime
-from pcilock.scenarios.parse import load_scenario
 from pcilock.scenarios.program import make_program
 
 BASES = ("v6.1", "v6.12", "v7.2")
@@ -25,12 +24,6 @@ slot = 1
 bdf = "0000:01:00.0"
 parent = "0000:00:1c.0"
 """
-
-
-def scenario(tmp_path, body, name="t"):
-    p = tmp_path / f"{name}.toml"
-    p.write_text(f'id = "{name}"\ntitle = "{name}"\n' + textwrap.dedent(body))
-    return load_scenario(p)
 
 
 def check(sc, regime, observe=None, seconds=240, on_setup=None, **kw):
