@@ -36,10 +36,7 @@ def _regime(text, where="--kernel"):
         r = parse_regime(text)
         build_table(r)
     except RegimeError as e:
-        msg = str(e)
-        for prefix in (f"regime {text!r}: ", f"regime {text.strip()}: "):
-            msg = msg.removeprefix(prefix)  # the option and its value say it already
-        fail_input(f"{where} {text}: {msg}")
+        fail_input(f"{where} {text}: {e.detail}")
     return r
 
 

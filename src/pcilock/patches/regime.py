@@ -36,7 +36,15 @@ def register_series(s):
 
 
 class RegimeError(ValueError):
-    """A regime that cannot be parsed or built (an input error)."""
+    """A regime that cannot be parsed or built (an input error).
+
+    ``str()`` is ``regime R: problem``; ``detail`` is the problem alone, for a caller whose
+    message already names the regime (``--kernel R: problem``)."""
+
+    def __init__(self, regime, detail, message=None):
+        self.regime = regime
+        self.detail = detail
+        super().__init__(message or f"regime {regime}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,9 @@ def parse_regime(text):
     s = text.strip()
     m = _BASE_RE.match(s)
     if not m or f"v{m.group(1)}" not in BASES:
-        raise RegimeError(f"unknown base kernel in regime {text!r}; bases are {', '.join(BASES)}")
+        bases = f"bases are {', '.join(BASES)}"
+        raise RegimeError(repr(text), f"unknown base kernel; {bases}",
+                          f"unknown base kernel in regime {text!r}; {bases}")
     base = f"v{m.group(1)}"
     pos = m.end()
     steps = []
@@ -72,7 +82,7 @@ def parse_regime(text):
     while pos < len(s):
         sign = s[pos]
         if sign not in "+-":
-            raise RegimeError(f"regime {text!r}: expected '+ID' or '-ID' at {s[pos:]!r}")
+            raise RegimeError(repr(text), f"expected '+ID' or '-ID' at {s[pos:]!r}")
         pos += 1
         for pid in ids:
             if s.startswith(pid, pos) and (pos + len(pid) == len(s) or s[pos + len(pid)] in "+-"):
@@ -81,7 +91,7 @@ def parse_regime(text):
                 break
         else:
             rest = re.match(r"[^+]*", s[pos:]).group(0)
-            raise RegimeError(f"regime {text!r}: unknown patch {sign}{rest!r}; known: "
+            raise RegimeError(repr(text), f"unknown patch {sign}{rest!r}; known: "
                               f"{', '.join(sorted(list(PATCHES) + list(SERIES)))}")
     return Regime(base, tuple(steps))
 
@@ -113,23 +123,23 @@ def build_table(regime):
         if sign == "+":
             if pid in present:
                 if version in p.in_bases:
-                    raise RegimeError(f"regime {regime}: {pid} is already in the base ({version} = "
+                    raise RegimeError(regime, f"{pid} is already in the base ({version} = "
                                       f"{BASE_RELEASES[version]}); cannot apply it again")
                 series = [sid for sid, ser in SERIES.items() if pid in ser.members
                           and ("+", sid) in regime.steps]
                 also = f" (the series {series[0]} includes it)" if series else ""
-                raise RegimeError(f"regime {regime}: {pid} is applied twice{also}; cannot apply it again")
+                raise RegimeError(regime, f"{pid} is applied twice{also}; cannot apply it again")
             for q in sorted(present):
                 if getattr(PATCHES.get(q), "reverts", None) == pid:
-                    raise RegimeError(f"regime {regime}: {pid} is reverted by {q}, which is present; "
+                    raise RegimeError(regime, f"{pid} is reverted by {q}, which is present; "
                                       f"re-apply it by reverting the revert: -{q}")
             for r in p.requires:
                 if r not in present:
-                    raise RegimeError(f"regime {regime}: {pid} applies on top of {r}, which is not present "
+                    raise RegimeError(regime, f"{pid} applies on top of {r}, which is not present "
                                       f"here; apply +{r} first")
             for c in p.conflicts:
                 if c in present:
-                    raise RegimeError(f"regime {regime}: {pid} does not apply while {c} is present "
+                    raise RegimeError(regime, f"{pid} does not apply while {c} is present "
                                       f"({p.note or 'they change the same code'}); revert it first "
                                       f"with -{c}")
             new = p.functions("after", version)
@@ -137,11 +147,11 @@ def build_table(regime):
             if not new and version in p.in_bases:  # re-applying a commit of the base reverted earlier
                 new = {name: base[name] for name in old if name in base}
             if not new:
-                raise RegimeError(f"regime {regime}: {pid} has no model for {version}")
+                raise RegimeError(regime, f"{pid} has no model for {version}")
             for name, fn in new.items():
                 expected = old.get(name, base.get(name))
                 if table.get(name) is not expected:
-                    raise RegimeError(f"regime {regime}: {pid} does not apply: {name}() was already "
+                    raise RegimeError(regime, f"{pid} does not apply: {name}() was already "
                                       f"changed by {changed_by.get(name, 'another step')}")
                 table[name] = fn
                 changed_by[name] = f"+{pid}"
@@ -150,20 +160,20 @@ def build_table(regime):
                 present.discard(p.reverts)
         else:
             if pid not in present:
-                raise RegimeError(f"regime {regime}: {pid} is not in {version} "
+                raise RegimeError(regime, f"{pid} is not in {version} "
                                   f"({BASE_RELEASES[version]}), so it cannot be reverted")
             for q in sorted(present):
                 if pid in PATCHES[q].requires:
-                    raise RegimeError(f"regime {regime}: {q} applies on top of {pid} and is present; "
+                    raise RegimeError(regime, f"{q} applies on top of {pid} and is present; "
                                       f"revert it first: -{q}-{pid}")
             old = p.functions("before", version)
             if not old:
-                raise RegimeError(f"regime {regime}: reverting {pid} is not modelled for {version}")
+                raise RegimeError(regime, f"reverting {pid} is not modelled for {version}")
             new = p.functions("after", version)
             for name, fn in old.items():
                 expected = new.get(name, base.get(name))
                 if table.get(name) is not expected:
-                    raise RegimeError(f"regime {regime}: -{pid} does not apply: {name}() was already "
+                    raise RegimeError(regime, f"-{pid} does not apply: {name}() was already "
                                       f"changed by {changed_by.get(name, 'another step')}")
                 table[name] = fn
                 changed_by[name] = f"-{pid}"
