@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from scenario_files import scenario
 
+from pcilock._engine_imports import read
 from pcilock.engine import Budget, explore
 from pcilock.kernel import load_all
 from pcilock.kernel._model import K
@@ -76,8 +77,8 @@ def test_pcieport_unbind_waits_for_the_aer_thread(tmp_path, base):
 
 def _pci_bus_lock_without_bridge(bus):
     """pci_bus_lock (drivers/pci/pci.c) before a4e772898f8b: only the devices on the bus."""
-    for dev in (yield from _devices(bus)):
-        sub = yield from _subordinate(dev)
+    for dev in (yield read(bus, "devices")):
+        sub = yield read(dev, "subordinate")
         if sub is not None:
             yield from K.pci_bus_lock(sub)
         else:
@@ -85,24 +86,12 @@ def _pci_bus_lock_without_bridge(bus):
 
 
 def _pci_bus_unlock_without_bridge(bus):
-    for dev in (yield from _devices(bus)):
-        sub = yield from _subordinate(dev)
+    for dev in (yield read(bus, "devices")):
+        sub = yield read(dev, "subordinate")
         if sub is not None:
             yield from K.pci_bus_unlock(sub)
         else:
             yield from K.pci_dev_unlock(dev)
-
-
-def _devices(bus):
-    from pcilock._engine_imports import read
-
-    return (yield read(bus, "devices"))
-
-
-def _subordinate(dev):
-    from pcilock._engine_imports import read
-
-    return (yield read(dev, "subordinate"))
 
 
 @pytest.mark.parametrize("base", ["v6.1", "v6.12"])
