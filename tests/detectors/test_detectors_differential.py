@@ -149,6 +149,53 @@ def test_dpor_with_free_covers_all_traces_and_violations(spec):
         assert sigs == nsigs, explorer.__name__
 
 
+def _findings(r):
+    return (r.verdict, r.stats.executions, r.stats.complete, r.stats.events,
+            [(f.kind, f.message, f.signature, f.schedule, f.tids, f.execution) for f in r.found])
+
+
+@settings(max_examples=int(os.environ.get("PCILOCK_DIFF_EXAMPLES", "150")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs)
+def test_skipping_known_races_changes_no_finding(spec):
+    """Explorers do not look for races again in a replayed prefix, nor report a race whose
+    signature they collected before (``skip_known_races``, the default without a per-execution
+    hook).  Every finding, its schedule, message and execution number, and every count must
+    be what the explorer gives when each execution reports all its races."""
+    prog = build(spec)
+    for explorer in (DporExplorer, OptimalDporExplorer):
+        fast = explorer(prog, stop_on_first=False)
+        assert fast.skip_known_races
+        full = explorer(prog, stop_on_first=False)
+        full.skip_known_races = False
+        assert _findings(fast.run()) == _findings(full.run()), explorer.__name__
+
+
+def test_skipping_known_races_does_skip():
+    """The shortcut is taken: the race of the first execution is met again in the second
+    (the other order of the two writes) and is not in that execution's list of violations."""
+    def setup():
+        g = G()
+
+        def t(v):
+            yield O.write(g, "x", v)
+        return Setup([ThreadSpec("A", t, (1,)), ThreadSpec("B", t, (2,))], g)
+    prog = Program(setup)
+    for explorer in (DporExplorer, OptimalDporExplorer):
+        counts = {}
+        for skip in (True, False):
+            per_execution = []
+
+            def on_complete(ex, tracker, per_execution=per_execution):
+                per_execution.append(sum(v.kind == "race" for v in ex.violations))
+            x = explorer(prog, stop_on_first=False, on_complete=on_complete)
+            x.skip_known_races = skip
+            r = x.run()
+            assert [f.kind for f in r.found] == ["race"], explorer.__name__
+            counts[skip] = per_execution
+        assert counts == {True: [1, 0], False: [1, 1]}, explorer.__name__
+
+
 def test_free_is_dependent_with_later_uses_only_through_its_object():
     """A hand-written case: the use after free needs free and read reordered."""
     def setup():

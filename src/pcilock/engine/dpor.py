@@ -366,6 +366,11 @@ class DporExplorer:
         self.program = program
         self.races = races
         self.on_complete = on_complete  # hook (execution, tracker) for tests and statistics
+        # Races already reported need not be reported again: not in a replayed prefix (the
+        # execution that ran it reported them), nor when their signature was collected before.
+        # The explorer's findings are the same either way; only an execution's own list of
+        # violations is shorter, so a hook that looks at it gets every one.
+        self.skip_known_races = on_complete is None
         self.stop_on_first = stop_on_first
         self.budget = budget or Budget()
         self.max_steps = max_steps
@@ -425,6 +430,8 @@ class DporExplorer:
         ex = Execution(self.program, tracker=tracker, observers=obs,
                        stop_on_violation=self.stop_on_first, registry=self.registry,
                        races=self.races, **kw)
+        if self.skip_known_races:
+            ex.known_races = self._sigset
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads
@@ -437,6 +444,7 @@ class DporExplorer:
             if i < len(nodes):
                 node = nodes[i]
                 tracker.analyzing = i >= branch
+                ex.race_quiet = i < branch and self.skip_known_races
                 tid = node.tid
                 if ex.thread(tid) is None or not ex.is_enabled(threads[tid]):
                     if i < branch:
@@ -458,6 +466,7 @@ class DporExplorer:
                 pre_sleep = node.sleep + node.explored
             else:
                 tracker.analyzing = True
+                ex.race_quiet = False
                 en = ex.enabled()
                 if not en:
                     break

@@ -169,6 +169,11 @@ class Execution:
         self.nfreed = 0  # objects freed so far (use-after-free checks start with the first)
         self._reported = set()  # membership only: signatures of uaf/race reported here
         self.race = RaceDetector() if races else None
+        # True while an explorer replays a prefix it ran before: the race detector keeps its
+        # clocks and access records but does not look for races, which were reported then
+        self.race_quiet = False
+        # signatures of the races an explorer already collected (not reported again), or empty
+        self.known_races = ()
         setup = program.setup()
         self.world = setup.world
         for spec in setup.threads:

@@ -303,6 +303,8 @@ class OptimalDporExplorer(DporExplorer):
         ex = Execution(self.program, tracker=tracker, observers=obs,
                        stop_on_violation=self.stop_on_first, registry=self.registry,
                        races=self.races, **kw)
+        if self.skip_known_races:
+            ex.known_races = self._sigset
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads
@@ -313,6 +315,7 @@ class OptimalDporExplorer(DporExplorer):
         nviol = 0
         # the replayed prefix: the steps of the previous execution before the branch
         tracker.analyzing = False
+        ex.race_quiet = self.skip_known_races
         viols = ex.violations
         step = ex.step
         events = tracker.events
@@ -343,6 +346,7 @@ class OptimalDporExplorer(DporExplorer):
                     return ex, "violation"
             if (ex.nsteps & 4095) == 0 and self._clock.exhausted(self.stats.executions):
                 return ex, "budget"
+        ex.race_quiet = False
         while True:
             if i < len(nodes):
                 node = nodes[i]

@@ -289,7 +289,7 @@ class RaceDetector:
         acc = hist.racc
         if acc is None:
             acc = hist.racc = {}
-        elif acc:
+        elif acc and not ex.race_quiet:  # (quiet: a replayed prefix, reported before)
             nc = len(C)
             met = None  # innermost (code, line) of the earlier accesses reported here
             for e in acc.values():
@@ -325,7 +325,7 @@ class RaceDetector:
         y = l2 or _NOLOC
         sig = ("race", (tname, field, oname), y, x) if y < x else ("race", (tname, field, oname), x, y)
         reported = ex._reported
-        if sig in reported:
+        if sig in reported or sig in ex.known_races:
             return
         reported.add(sig)
         ex.violations.append(Violation(
