@@ -371,6 +371,8 @@ class DporExplorer:
         # The explorer's findings are the same either way; only an execution's own list of
         # violations is shorter, so a hook that looks at it gets every one.
         self.skip_known_races = on_complete is None
+        self._race_memo = {}  # see races.RaceDetector._report
+        self._race_known_pk = set()  # membership only
         self.stop_on_first = stop_on_first
         self.budget = budget or Budget()
         self.max_steps = max_steps
@@ -432,6 +434,8 @@ class DporExplorer:
                        races=self.races, **kw)
         if self.skip_known_races:
             ex.known_races = self._sigset
+            ex.race_memo = self._race_memo
+            ex.race_known_pk = self._race_known_pk
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads

@@ -172,8 +172,11 @@ class Execution:
         # True while an explorer replays a prefix it ran before: the race detector keeps its
         # clocks and access records but does not look for races, which were reported then
         self.race_quiet = False
-        # signatures of the races an explorer already collected (not reported again), or empty
+        # signatures of the races an explorer already collected (not reported again), or empty;
+        # with the explorer's memo of race signatures (races.RaceDetector._report), or None
         self.known_races = ()
+        self.race_memo = None
+        self.race_known_pk = None
         setup = program.setup()
         self.world = setup.world
         for spec in setup.threads:

@@ -305,6 +305,8 @@ class OptimalDporExplorer(DporExplorer):
                        races=self.races, **kw)
         if self.skip_known_races:
             ex.known_races = self._sigset
+            ex.race_memo = self._race_memo
+            ex.race_known_pk = self._race_known_pk
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads

@@ -210,8 +210,8 @@ def _short(loc):
 
 # A recorded access is a tuple (tuples are cheaper to make than objects):
 # (thread id, its clock entry at the access, write?, marked?, snapshot, step, op name, thread name,
-#  code and line of the innermost frame (None, None without one))
-_TID, _EPOCH, _ISWRITE, _MARKED, _SNAP, _STEP, _OP, _THREAD, _CODE, _LINE = range(10)
+#  code, line and code class of the innermost frame (None, None, None without one))
+_TID, _EPOCH, _ISWRITE, _MARKED, _SNAP, _STEP, _OP, _THREAD, _CODE, _LINE, _CLS = range(11)
 
 
 class RaceDetector:
@@ -311,26 +311,47 @@ class RaceDetector:
                     if dup:
                         continue
                     met.append((ec, el))
-                self._report(ex, t, obj, field, e, marked, snap, opname, code, line)
+                self._report(ex, t, obj, field, e, marked, snap, opname, code, line, cls)
         acc[(tid, write, marked, cls, line)] = (tid, C[tid], write, marked, snap, ex.nsteps - 1, opname,
-                                                t.name, code, line)
+                                                t.name, code, line, cls)
 
-    def _report(self, ex, t, obj, field, e, marked, snap, opname, code, line):
+    def _report(self, ex, t, obj, field, e, marked, snap, opname, code, line, cls):
+        tname = type(obj).__name__
+        oname = _objname(obj)
+        memo = ex.race_memo
+        if memo is not None:
+            # an explorer's memo across executions: (type, field, object name, both locations'
+            # code class and line) determine the signature, which is built once; once the
+            # explorer has collected a signature it stays collected
+            pk = (type(obj), field, oname, e[_CLS], e[_LINE], cls, line)
+            known_pk = ex.race_known_pk
+            if pk in known_pk:
+                return
+            sig = memo.get(pk)
+            if sig is None:
+                sig = memo[pk] = _signature(tname, field, oname, e[_CODE], e[_LINE], code, line)
+            if sig in ex.known_races:
+                known_pk.add(pk)
+                return
+        else:
+            sig = _signature(tname, field, oname, e[_CODE], e[_LINE], code, line)
+        reported = ex._reported
+        if sig in reported:
+            return
+        reported.add(sig)
         ec = e[_CODE]  # the innermost frames (func, file, line) of both snapshots
         l1 = None if ec is None else (ec.co_name, ec.co_filename, e[_LINE])
         l2 = None if code is None else (code.co_name, code.co_filename, line)
-        tname = type(obj).__name__
-        oname = _objname(obj)
-        x = l1 or _NOLOC
-        y = l2 or _NOLOC
-        sig = ("race", (tname, field, oname), y, x) if y < x else ("race", (tname, field, oname), x, y)
-        reported = ex._reported
-        if sig in reported or sig in ex.known_races:
-            return
-        reported.add(sig)
         ex.violations.append(Violation(
             "race", None, [e[_TID], t.tid], ex.nsteps - 1 if ex.nsteps else 0, None, sig,
             (_race_text, (e, t.name, tname, field, oname, marked, snap, opname, ex.nsteps - 1, l1, l2))))
+
+
+def _signature(tname, field, oname, ec, el, code, line):
+    """``("race", (Type, field, objname), loc_a, loc_b)``, the two locations sorted."""
+    x = _NOLOC if ec is None else (ec.co_name, ec.co_filename, el)
+    y = _NOLOC if code is None else (code.co_name, code.co_filename, line)
+    return ("race", (tname, field, oname), y, x) if y < x else ("race", (tname, field, oname), x, y)
 
 
 def _race_text(e, tn, tname, field, oname, marked, snap, opname, step, l1, l2):
