@@ -6,13 +6,20 @@
    check: before the failing step).  Any linearisation of that downward-closed
    set is a valid execution reaching the same violation, and unrelated threads
    and steps disappear from the report.  A hang keeps every thread, because a
-   hang needs every thread stuck.
-2. *Fewest preemptions.*  Search the schedules of the core's threads, each
+   hang needs every thread stuck.  Threads are renumbered, since replay strings
+   number them in creation order and a dropped spawn shifts the later ones.
+2. *Few switches.*  The same steps reordered greedily, keeping happens-before:
+   the thread that ran last goes on while it can (:func:`fewest_switches`).  It
+   needs no search, so it also shrinks counterexamples of large topologies that
+   the search below cannot handle (a random walk's 1,257 steps with 1,202
+   preemptions became 68 steps with one).
+3. *Fewest preemptions.*  Search the schedules of the core's threads, each
    limited to the number of steps it has in the core, with preemption bound
-   0, 1, 2 ... (:class:`~pcilock.engine.bounded.BoundedSearch`); the first
-   bound that reaches a violation with the same signature wins, and among its
-   schedules the shortest.  The search has a budget of executions; when it
-   runs out the causal core is kept as it is.
+   0, 1, 2 ... up to the preemptions the core already has
+   (:class:`~pcilock.engine.bounded.BoundedSearch`); the first bound that
+   reaches a violation with the same signature wins, and among its schedules
+   the shortest.  The search has a budget of executions; when it runs out the
+   core of step 2 is kept as it is.
 
 The result is always re-checked by replay; minimisation never changes a
 verdict, only the counterexample shown.
@@ -51,12 +58,19 @@ def _clocked_replay(program, schedule, max_steps):
 
 def causal_core(program, found, max_steps=None):
     """Return the sub-schedule of *found* that happens before its violation."""
+    return _causal_core(program, found, max_steps)[0]
+
+
+def _causal_core(program, found, max_steps=None):
+    """The causal core of *found* and, when it was computed, the clocked events of the
+    replayed schedule, the indices of the core's steps among them and the number of initial
+    threads (else None, None, 0)."""
     sched = found.schedule
     if found.kind == "hang":
-        return list(sched)
+        return list(sched), None, None, 0
     ex, events = _clocked_replay(program, sched, max_steps)
     if ex is None or not events:
-        return list(sched)
+        return list(sched), None, None, 0
     keys = []
     if found.kind == "deadlock":
         for tid in found.tids:
@@ -70,13 +84,99 @@ def causal_core(program, found, max_steps=None):
             for s in extra:
                 if 0 <= s < len(events):
                     keys.append(events[s].clock)
-    core = []
+    where = []
     for i, ev in enumerate(events):
         for k in keys:
             if len(k) > ev.tid and k[ev.tid] >= ev.seq:
-                core.append(sched[i])
+                where.append(i)
                 break
-    return core
+    ninit = ex._ninit
+    return renumbered(sched, events, where, ninit), events, where, ninit
+
+
+def renumbered(schedule, events, order, ninit):
+    """The steps ``order`` (indices into *schedule*) as a schedule of their own.
+
+    Replay strings number threads in creation order: the initial threads first, then each
+    spawned thread when its parent's spawn step runs.  Dropping or moving a spawn step
+    changes the numbers of the threads spawned after it, so they are given again.
+    """
+    number = list(range(ninit))  # old thread number -> new one (None: not created)
+    new = {}
+    nxt = ninit
+    out = []
+    for i in order:
+        ev = events[i]
+        tid = ev.tid
+        n = new.get(tid) if tid >= ninit else number[tid]
+        out.append((n, schedule[i][1]))
+        if ev.spawned is not None:
+            new[ev.spawned] = nxt
+            nxt += 1
+    return out
+
+
+def fewest_switches(schedule, events, where):
+    """Reorder the causal core (steps ``where`` of *schedule*) to switch threads rarely.
+
+    The core is closed under happens-before, so every order of its steps that keeps
+    happens-before reaches the same state (the same Mazurkiewicz trace).  Greedily: the
+    thread that ran last goes on while its next step has all its predecessors done;
+    otherwise the thread whose next ready step comes first in *schedule* runs.  No
+    execution is needed; the caller replays the result to check it.
+
+    :return: the indices of the steps in their new order, or None.
+    """
+    queues = {}  # tid -> indices of its core steps, in program order
+    order = []  # tids in order of first appearance (a deterministic order, not a set's)
+    for i in where:
+        tid = events[i].tid
+        if tid not in queues:
+            queues[tid] = []
+            order.append(tid)
+        queues[tid].append(i)
+    done = {}  # tid -> core steps of it already placed (a prefix of its steps: seq 1..n)
+    heads = {tid: 0 for tid in order}
+
+    def ready(i):
+        ev = events[i]
+        c = ev.clock
+        me = ev.tid
+        for u in range(len(c)):
+            need = c[u] - 1 if u == me else c[u]
+            if need > 0 and done.get(u, 0) < need:
+                return False
+        return True
+
+    out = []
+    cur = None
+    for _ in range(len(where)):
+        pick = None
+        if cur is not None and heads[cur] < len(queues[cur]) and ready(queues[cur][heads[cur]]):
+            pick = cur
+        else:
+            best = None
+            for tid in order:
+                h = heads[tid]
+                if h < len(queues[tid]):
+                    i = queues[tid][h]
+                    if (best is None or i < best) and ready(i):
+                        best, pick = i, tid
+        if pick is None:  # (cannot happen for a core closed under happens-before)
+            return None
+        i = queues[pick][heads[pick]]
+        heads[pick] += 1
+        done[pick] = done.get(pick, 0) + 1
+        out.append(i)
+        cur = pick
+    return out
+
+
+def _fewer(program, a, b, max_steps):
+    """Does schedule *a* have no more preemptions than *b*?"""
+    pa = count_preemptions(program, a, max_steps)
+    pb = count_preemptions(program, b, max_steps)
+    return pa is not None and (pb is None or pa <= pb)
 
 
 def _reproduces(run, signature):
@@ -92,20 +192,32 @@ def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None, races=T
     """
     races = races and found.kind == "race"
     try:
-        core = causal_core(program, found, max_steps)
+        core, events, where, ninit = _causal_core(program, found, max_steps)
         r = replay(program, core, record=False, max_steps=max_steps, stop_on_violation=False,
                    races=races)
         if not _reproduces(r, found.signature):
             core = list(found.schedule)
+        elif events is not None:
+            # the same steps in an order with fewer thread switches, if it still reproduces
+            order = fewest_switches(found.schedule, events, where)
+            calm = None if order is None else renumbered(found.schedule, events, order, ninit)
+            if calm is not None and calm != core:
+                r = replay(program, calm, record=False, max_steps=max_steps,
+                           stop_on_violation=False, races=races)
+                if _reproduces(r, found.signature) and _fewer(program, calm, core, max_steps):
+                    core = calm
     except ModelError:
         core = list(found.schedule)
+    # bounds above the preemptions of the core can only find counterexamples worse than it
+    top = count_preemptions(program, core, max_steps)
+    top = max_bound if top is None else min(max_bound, top)
     budgets = {}
     for tid, _c in core:
         budgets[tid] = budgets.get(tid, 0) + 1
     allowed = sorted(budgets)
     best = None
     runs = 0
-    for bound in range(max_bound + 1):
+    for bound in range(top + 1):
         search = BoundedSearch(program, bound, allowed=allowed, budgets=budgets,
                                max_len=len(core), max_steps=max_steps, stop_on_violation=True,
                                final_checks=True, races=races, stop_signature=found.signature)
