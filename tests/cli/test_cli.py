@@ -175,6 +175,23 @@ def test_matrix_of_one_scenario_exits_0_when_its_expectations_hold():
     assert "6 expectations, 6 hold, 0 do not" in r.stdout
 
 
+def test_matrix_text_fits_80_columns_and_says_what_was_expected_where_it_fails(tmp_path):
+    r = pcilock("matrix", "seed-000-recursive-rrl-2025")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "seed-000-recursive-rrl-2025"
+    assert all(len(line) <= 80 for line in lines), r.stdout
+    assert any(line.split()[:3] == ["ok", "v7.2", "ok"] for line in lines), r.stdout
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(TINY_EXPECTING_OK.replace('"v7.2" = "ok"', '"v7.2" = ["deadlock", "race"]'),
+                     encoding="utf-8")
+    r = pcilock("matrix", str(wrong))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    lines = r.stdout.splitlines()
+    assert lines[1].split()[:3] == ["FAIL", "v7.2", "ok"], r.stdout
+    assert lines[2].strip() == "expected deadlock or race", r.stdout
+    assert lines[3] == "1 expectations, 0 hold, 1 do not"
+
+
 def test_version_and_help():
     assert pcilock("--version").stdout.startswith("pcilock, version ")
     assert "check" in pcilock("--help").stdout

@@ -262,7 +262,11 @@ def do_matrix(names, fmt):
     rows = []
     bad = 0
     errors = 0
+    # text: a heading line per scenario, then one line per regime, in 80 columns
+    rw = max((len(r) for sc in scs for r in sc.expect), default=0)
     for sc in scs:
+        if fmt == "text" and sc.expect:
+            click.echo(sc.id)
         for rtext, expected in sc.expect.items():
             regime = _regime(rtext, where=f"{sc.path}: [expect]")
             t0 = time.perf_counter()
@@ -280,11 +284,12 @@ def do_matrix(names, fmt):
                          "error": str(result.error) if result.error else None})
             if fmt == "text":
                 mark = "ok  " if ok else "FAIL"
-                click.echo(f"{mark} {sc.id:<44} {rtext:<34} expect {'|'.join(expected):<20} "
-                           f"got {result.verdict:<12} {result.stats.executions:>7} exec "
-                           f"{secs:7.2f} s", )
+                click.echo(f"  {mark}  {rtext:<{rw}}  {result.verdict:<12} "
+                           f"{result.stats.executions:>7} exec {secs:7.2f} s")
+                if not ok:
+                    click.echo(f"        expected {' or '.join(expected)}")
                 if result.error:
-                    click.echo(f"     model error: {result.error}")
+                    click.echo(f"        model error: {result.error}")
     if fmt == "json":
         click.echo(json.dumps({"rows": rows, "failures": bad}, indent=2))
     else:
