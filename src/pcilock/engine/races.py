@@ -76,6 +76,12 @@ def _join(into, other):
 # every snapshot.  line_at() gives the line f_lineno gives for that offset (both
 # take the address range of the code's line table that holds it), computed once
 # per offset; every code object met is kept, so its id() stays unique.
+#
+# A snapshot is a linked cell ``(outer cell or None, code, f_lasti)`` naming the
+# innermost generator; the cells of the outer generators are shared with the
+# snapshots taken before, so a snapshot costs one cell per level that changed
+# (most accesses change one or two of a chain of about a dozen), not a copy of
+# the chain.  None is the empty snapshot.
 _LINES = {}  # id(code) -> (code, {f_lasti: line})
 
 
@@ -104,71 +110,79 @@ def _addr2line(code, lasti):
 
 
 def _snap(gen):
-    """Cheap snapshot of a suspended generator chain: ((code, f_lasti), ...), outermost first.
-
-    :func:`frames_of_snap` turns it into frames with line numbers.
-    """
-    out = []
+    """Snapshot of a suspended generator chain (see above), walked from the outermost."""
+    cell = None
     g = gen
     while g is not None:
         f = g.gi_frame
         if f is None:
             break
-        out.append((g.gi_code, f.f_lasti))
+        cell = (cell, g.gi_code, f.f_lasti)
         g = g.gi_yieldfrom
         if g is not None and not hasattr(g, "gi_frame"):
             break
-    return tuple(out)
+    return cell
 
 
 _GEN = type((lambda: (yield))())
 
 
 def snap_thread(t):
-    """``_snap(t.gen)``, reusing the part of the thread's previous snapshot that cannot have changed.
+    """``_snap(t.gen)``, reusing the cells of the thread's previous snapshot that cannot have changed.
 
     A generator of the previous snapshot's chain whose frame is not cleared
     (it has not finished) is still in the chain, and every generator outside it
     is still suspended in the same ``yield from``: a delegation ends only when
-    the delegate finishes.  So the snapshot is the previous one down to the
-    deepest such generator, whose offset is read again, and a walk of the
-    chain below it.  Only chains of plain generators are reused.
+    the delegate finishes.  So the snapshot keeps the previous one's cells above
+    the deepest such generator, whose offset is read again, and walks the chain
+    below it.  Only chains of plain generators are reused.
     """
     c = t.snapc
-    k = -1
     if c is not None:
-        gens, prev = c
+        gens, cells = c
         k = len(gens) - 1
         while k >= 0 and gens[k].gi_frame is None:
             k -= 1
-    if k >= 0:
-        out = list(prev[:k])
-        chain = list(gens[:k])
-        g = gens[k]
+        if k >= 0:
+            g = gens[k]
+            cell = cells[k - 1] if k else None
+            del gens[k:]
+            del cells[k:]
+        else:
+            g = t.gen
+            cell = None
+            gens.clear()
+            cells.clear()
     else:
-        out = []
-        chain = []
+        gens = []
+        cells = []
         g = t.gen
+        cell = None
     plain = True
     while g is not None:  # as _snap(), from g down
         f = g.gi_frame
         if f is None:
             break
-        out.append((g.gi_code, f.f_lasti))
-        chain.append(g)
+        cell = (cell, g.gi_code, f.f_lasti)
+        gens.append(g)
+        cells.append(cell)
         if type(g) is not _GEN:
             plain = False
         g = g.gi_yieldfrom
         if g is not None and not hasattr(g, "gi_frame"):
             break
-    s = tuple(out)
-    t.snapc = (chain, s) if plain else None
-    return s
+    t.snapc = (gens, cells) if plain else None
+    return cell
 
 
 def frames_of_snap(snap):
-    """Convert a :func:`_snap` snapshot to ``[(func, file, line), ...]``."""
-    return [(c.co_name, c.co_filename, line_at(c, lasti)) for c, lasti in snap]
+    """Convert a snapshot to ``[(func, file, line), ...]``, outermost first."""
+    out = []
+    while snap is not None:
+        snap, c, lasti = snap
+        out.append((c.co_name, c.co_filename, line_at(c, lasti)))
+    out.reverse()
+    return out
 
 
 # Code locations key the recent accesses of a field.  Hashing a code object
@@ -276,11 +290,11 @@ class RaceDetector:
                 line = f.f_lineno
                 cls = _code_class(code)
                 _LOC[(id(code), lasti)] = (code, cls, line)
-            snap = ((code, lasti),)
+            snap = (None, code, lasti)
         else:
             snap = snap_thread(t)
-            if snap:
-                code, lasti = snap[-1]
+            if snap is not None:
+                code, lasti = snap[1], snap[2]
                 line = line_at(code, lasti)
                 ent = _CODE_CLASS.get(id(code))
                 cls = ent[1] if ent is not None and ent[0] is code else _code_class(code)
