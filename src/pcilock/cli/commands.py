@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -57,6 +58,21 @@ def _scenario_meta(sc):
     return {"id": sc.id, "title": sc.title, "path": sc.path, "links": list(sc.links)}
 
 
+_HEAP_SETTLED = []
+
+
+def _settle_heap():
+    """Once per process, before the first exploration: collect, then move every object alive
+    now (the loaded model, the catalogue, the interpreter's own) out of the garbage
+    collector's reach.  Each execution builds a world full of reference cycles (parents and
+    children, buses and devices) that only the collector frees; its full collections then no
+    longer walk the long-lived objects again and again (8% of case-07's time)."""
+    if not _HEAP_SETTLED:
+        gc.collect()
+        gc.freeze()
+        _HEAP_SETTLED.append(True)
+
+
 def run_check(sc, regime, strategy=None, budget=None, seed=None, all_=False, progress=None, executions=None):
     """Explore *sc* under *regime*; arguments left None take the scenario's ``[check]`` values.
 
@@ -70,6 +86,7 @@ def run_check(sc, regime, strategy=None, budget=None, seed=None, all_=False, pro
     if "max_steps" in sc.options:
         kw["max_steps"] = sc.options["max_steps"]
     program = make_program(sc, regime)
+    _settle_heap()
     result = explore(program, strategy, seed=seed, budget=Budget(seconds=budget, executions=executions),
                      stop_on_first=not all_,
                      progress=progress, **kw)
