@@ -73,6 +73,36 @@ def test_causal_core_renumbers_threads_spawned_after_a_dropped_spawn():
     assert len(sched) == 3 and pre == 1
 
 
+def test_the_core_is_not_kept_when_dropping_steps_adds_a_preemption():
+    """A writes x then a private field; B reads x and warns.  The explorer's schedule (A to
+    its end, then B) has no preemption; the causal core drops A's private write, so its
+    switch to B leaves A runnable: one preemption.  The schedule with fewer wins."""
+    from pcilock.engine import Shared
+
+    class W(Shared):
+        _shared_ = {"x": 0, "mine": 0}
+
+    def setup():
+        w = W()
+        object.__setattr__(w, "name", "w")
+
+        def a():
+            yield O.write(w, "x", 1, marked=True)
+            yield O.write(w, "mine", 1)
+
+        def b():
+            x = yield O.read(w, "x", marked=True)
+            yield O.check(x != 1, "x was written", kind="warn")
+        return Setup([ThreadSpec("A", a), ThreadSpec("B", b)], w)
+    prog = Program(setup, name="dropped-tail")
+    found = _found(prog, [(0, None), (0, None), (1, None)])
+    core = causal_core(prog, found)
+    assert core == [(0, None), (1, None)]
+    assert count_preemptions(prog, found.schedule) == 0 and count_preemptions(prog, core) == 1
+    sched, pre = minimize(prog, found)
+    assert pre == 0 and sched == found.schedule
+
+
 def interleaved_pairs(pairs):
     """*pairs* independent AB-BA pairs; the deadlock of the first pair is what is sought."""
     def setup():

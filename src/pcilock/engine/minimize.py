@@ -18,8 +18,11 @@
    0, 1, 2 ... up to the preemptions the core already has
    (:class:`~pcilock.engine.bounded.BoundedSearch`); the first bound that
    reaches a violation with the same signature wins, and among its schedules
-   the shortest.  The search has a budget of executions; when it runs out the
-   core of step 2 is kept as it is.
+   the shortest.  The search has a budget of executions.  The answer is the best
+   (fewest preemptions, then fewest steps) of what the search found, the core,
+   its reordering and the explorer's own schedule: dropping steps can add a
+   preemption (a switch away from a thread whose later steps were dropped), so
+   the core is not assumed to be better than the schedule it came from.
 
 The result is always re-checked by replay; minimisation never changes a
 verdict, only the counterexample shown.
@@ -172,13 +175,6 @@ def fewest_switches(schedule, events, where):
     return out
 
 
-def _fewer(program, a, b, max_steps):
-    """Does schedule *a* have no more preemptions than *b*?"""
-    pa = count_preemptions(program, a, max_steps)
-    pb = count_preemptions(program, b, max_steps)
-    return pa is not None and (pb is None or pa <= pb)
-
-
 def _reproduces(run, signature):
     return any(v.signature == signature for v in run.ex.violations)
 
@@ -191,26 +187,39 @@ def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None, races=T
     *found* is a race (the other detectors do not depend on it).
     """
     races = races and found.kind == "race"
+    # candidates, each reproducing the violation: the explorer's schedule, its causal core,
+    # and the core reordered for few switches.  Dropping steps can add preemptions (a switch
+    # away from a thread whose later steps were dropped), so none is assumed better.
+    cands = [list(found.schedule)]
+    core = cands[0]
     try:
         core, events, where, ninit = _causal_core(program, found, max_steps)
         r = replay(program, core, record=False, max_steps=max_steps, stop_on_violation=False,
                    races=races)
         if not _reproduces(r, found.signature):
-            core = list(found.schedule)
-        elif events is not None:
-            # the same steps in an order with fewer thread switches, if it still reproduces
-            order = fewest_switches(found.schedule, events, where)
-            calm = None if order is None else renumbered(found.schedule, events, order, ninit)
-            if calm is not None and calm != core:
-                r = replay(program, calm, record=False, max_steps=max_steps,
-                           stop_on_violation=False, races=races)
-                if _reproduces(r, found.signature) and _fewer(program, calm, core, max_steps):
-                    core = calm
+            core = cands[0]
+        else:
+            cands.append(core)
+            if events is not None:
+                order = fewest_switches(found.schedule, events, where)
+                calm = None if order is None else renumbered(found.schedule, events, order, ninit)
+                if calm is not None and calm != core:
+                    r = replay(program, calm, record=False, max_steps=max_steps,
+                               stop_on_violation=False, races=races)
+                    if _reproduces(r, found.signature):
+                        cands.append(calm)
     except ModelError:
-        core = list(found.schedule)
-    # bounds above the preemptions of the core can only find counterexamples worse than it
-    top = count_preemptions(program, core, max_steps)
-    top = max_bound if top is None else min(max_bound, top)
+        core = cands[0]
+    fallback = None
+    for c in cands:  # fewest preemptions, then fewest steps; the first of equals
+        p = count_preemptions(program, c, max_steps)
+        if p is not None and (fallback is None or (p, len(c)) < (fallback[1], len(fallback[0]))):
+            fallback = (c, p)
+    if fallback is None:
+        fallback = (cands[0], None)
+    # the search runs the core's threads, each for as many steps as it has in the core; bounds
+    # above the preemptions of the best candidate can only find worse counterexamples
+    top = max_bound if fallback[1] is None else min(max_bound, fallback[1])
     budgets = {}
     for tid, _c in core:
         budgets[tid] = budgets.get(tid, 0) + 1
@@ -231,8 +240,9 @@ def minimize(program, found, max_runs=1500, max_bound=3, max_steps=None, races=T
                 break
         if best is not None or runs >= max_runs:
             break
-    if best is None:
-        return core, count_preemptions(program, core, max_steps)
+    if best is None or (fallback[1] is not None
+                        and (fallback[1], len(fallback[0])) <= (best[1], len(best[0]))):
+        return fallback
     return best
 
 
