@@ -196,6 +196,43 @@ def test_skipping_known_races_does_skip():
         assert counts == {True: [1, 0], False: [1, 1]}, explorer.__name__
 
 
+def _module_from(path, name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_identical_functions_in_two_files_are_two_locations(tmp_path):
+    """Code objects compare equal without regard to their file: a copy of a helper in
+    another file must still give its own race signature, with or without the shortcut."""
+    text = "from pcilock.engine import ops as O\n\n\ndef poke(g, v):\n    yield O.write(g, 'x', v)\n"
+    mods = []
+    for name in ("copy_a", "copy_b"):
+        path = tmp_path / f"{name}.py"
+        path.write_text(text, encoding="utf-8")
+        mods.append(_module_from(path, f"pcilock_test_{name}"))
+    a, b = mods
+    assert a.poke.__code__ == b.poke.__code__  # what the engine must not be fooled by
+
+    def setup():
+        g = G()
+        return Setup([ThreadSpec("A1", a.poke, (g, 1)), ThreadSpec("A2", a.poke, (g, 2)),
+                      ThreadSpec("B", b.poke, (g, 3))], g)
+    prog = Program(setup)
+    for explorer in (DporExplorer, OptimalDporExplorer):
+        found = {}
+        for skip in (True, False):
+            x = explorer(prog, stop_on_first=False)
+            x.skip_known_races = skip
+            found[skip] = sorted((f.signature[2][1].rsplit("/", 1)[-1], f.signature[3][1].rsplit("/", 1)[-1])
+                                 for f in x.run().found)
+        assert found[True] == found[False] == [("copy_a.py", "copy_a.py"), ("copy_a.py", "copy_b.py")], \
+            explorer.__name__
+
+
 def test_free_is_dependent_with_later_uses_only_through_its_object():
     """A hand-written case: the use after free needs free and read reordered."""
     def setup():

@@ -187,20 +187,23 @@ def frames_of_snap(snap):
 
 # Code locations key the recent accesses of a field.  Hashing a code object
 # hashes its contents on every call, so a location is keyed by a number naming
-# the class of equal code objects (code objects compare by value): the first
-# code object of the class met gets one, and every code object seen is kept, so
-# its id() stays unique.  Lookups only, never an order.
+# the class of equal code objects of one file (code objects compare by value,
+# and their value leaves out the file: two copies of a function in two files are
+# equal, while a report names the file): the first code object of the class met
+# gets one, and every code object seen is kept, so its id() stays unique.  A
+# class so determines the function's name and file.  Lookups only, never an order.
 _CODE_CLASS = {}  # id(code) -> (code, number of its class)
-_CLASS_OF = {}  # code -> number of its class
+_CLASS_OF = {}  # (file, code) -> number of its class
 
 
 def _code_class(code):
     ent = _CODE_CLASS.get(id(code))
     if ent is not None and ent[0] is code:
         return ent[1]
-    n = _CLASS_OF.get(code)
+    k = (code.co_filename, code)
+    n = _CLASS_OF.get(k)
     if n is None:
-        n = _CLASS_OF[code] = len(_CLASS_OF)
+        n = _CLASS_OF[k] = len(_CLASS_OF)
     _CODE_CLASS[id(code)] = (code, n)
     return n
 
@@ -334,10 +337,10 @@ class RaceDetector:
         oname = _objname(obj)
         memo = ex.race_memo
         if memo is not None:
-            # an explorer's memo across executions: (type, field, object name, both locations'
-            # code class and line) determine the signature, which is built once; once the
-            # explorer has collected a signature it stays collected
-            pk = (type(obj), field, oname, e[_CLS], e[_LINE], cls, line)
+            # an explorer's memo across executions: (type name, field, object name, both
+            # locations' code class and line) determine the signature, which is built once;
+            # once the explorer has collected a signature it stays collected
+            pk = (tname, field, oname, e[_CLS], e[_LINE], cls, line)
             known_pk = ex.race_known_pk
             if pk in known_pk:
                 return
