@@ -15,7 +15,7 @@
    preemptions became 68 steps with one).
 3. *Fewest preemptions.*  Search the schedules of the core's threads, each
    limited to the number of steps it has in the core, with preemption bound
-   0, 1, 2 ... up to the preemptions the core already has
+   0, 1, 2 ... up to the preemptions of the best schedule so far
    (:class:`~pcilock.engine.bounded.BoundedSearch`); the first bound that
    reaches a violation with the same signature wins, and among its schedules
    the shortest.  The search has a budget of executions.  The answer is the best
@@ -104,8 +104,8 @@ def renumbered(schedule, events, order, ninit):
     spawned thread when its parent's spawn step runs.  Dropping or moving a spawn step
     changes the numbers of the threads spawned after it, so they are given again.
     """
-    number = list(range(ninit))  # old thread number -> new one (None: not created)
-    new = {}
+    number = list(range(ninit))  # the initial threads keep their numbers
+    new = {}  # spawned thread's old number -> new one
     nxt = ninit
     out = []
     for i in order:
