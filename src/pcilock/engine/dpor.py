@@ -386,6 +386,13 @@ class DporExplorer:
         self.registry = {}  # spawn path -> thread id, shared by all executions
         self._tracker = None  # the tracker of the last execution
 
+    def _share_known_races(self, ex):
+        """Give execution *ex* what the exploration knows of races (see ``skip_known_races``)."""
+        if self.skip_known_races:
+            ex.known_races = self._sigset
+            ex.race_memo = self._race_memo
+            ex.race_known_pk = self._race_known_pk
+
     # -- race bookkeeping -----------------------------------------------------------
     def _add_backtrack(self, tracker, d_idx, e_idx, e, virtual=False):
         """Reverse the race (d, e): add an initial of notdep(d).e at d's node.
@@ -432,10 +439,7 @@ class DporExplorer:
         ex = Execution(self.program, tracker=tracker, observers=obs,
                        stop_on_violation=self.stop_on_first, registry=self.registry,
                        races=self.races, **kw)
-        if self.skip_known_races:
-            ex.known_races = self._sigset
-            ex.race_memo = self._race_memo
-            ex.race_known_pk = self._race_known_pk
+        self._share_known_races(ex)
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads

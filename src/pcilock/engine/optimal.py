@@ -303,10 +303,7 @@ class OptimalDporExplorer(DporExplorer):
         ex = Execution(self.program, tracker=tracker, observers=obs,
                        stop_on_violation=self.stop_on_first, registry=self.registry,
                        races=self.races, **kw)
-        if self.skip_known_races:
-            ex.known_races = self._sigset
-            ex.race_memo = self._race_memo
-            ex.race_known_pk = self._race_known_pk
+        self._share_known_races(ex)
         self.ex = ex
         nodes = self.nodes
         threads = ex.threads
