@@ -105,3 +105,16 @@ def test_shared_field_outside_an_operation():
     r = explore(Program(setup))
     assert r.verdict == "model-error"
     assert "accessed outside an operation" in r.error.message
+
+
+def test_an_operation_on_a_field_of_none_is_a_model_error_naming_the_thread_and_line():
+    """The error is raised by the engine performing the operation, not by model code: it
+    still names the thread and the model line that yielded it (it named neither)."""
+    def t():
+        obj = None
+        yield O.read(obj, "state")
+    r = explore(_prog(t))
+    assert r.verdict == "model-error" and r.exit_code == 4
+    assert r.error.thread == "T0"
+    assert "'state' of None" in r.error.message and "not a Shared model object" in r.error.message
+    assert _where(r)[0] == "t" and _where(r)[1].endswith("test_errors.py")

@@ -452,7 +452,14 @@ class Execution:
             self._choice = choice  # (read by _h_choose only)
         if self.nfreed:
             self._check_use(t, op)
-        value, hist, mode, advance = _HANDLERS[code](self, t, op)
+        try:
+            value, hist, mode, advance = _HANDLERS[code](self, t, op)
+        except ModelError as ex:  # the operation itself is wrong (e.g. a field of None)
+            if ex.thread is None:
+                ex.thread = t.name
+            if not ex.frames:
+                ex.frames = frames_of(t.gen)
+            raise
         if code == _CHOOSE:
             self.choices.append(value)
         race = self.race
@@ -912,7 +919,7 @@ def _field_hist(obj, field):
     try:
         fh = obj._fh
     except AttributeError:
-        raise ModelError(f"{obj!r} is not a Shared model object") from None
+        raise ModelError(f"shared field {field!r} of {obj!r}, which is not a Shared model object") from None
     h = fh.get(field)
     if h is None:
         if field not in obj._v:
