@@ -164,3 +164,23 @@ def test_module_load_waits_for_the_6_1_async_probe(tmp_path, regime, hangs):
     assert bool(hang) == hangs
     if hangs:  # the modprobe thread itself is among the blocked tasks
         assert "reload" in hang[0].message
+
+
+@pytest.mark.parametrize("regime, schedule, callback", [
+    ("v6.12", "p1:0x9.1x16.2x110.1x3", "nvme_reset_done"),
+    ("v6.12", "p1:0x9.1x6.2x110.1x3", "nvme_reset_prepare"),
+])
+def test_a_reset_callback_before_probe_set_drvdata_is_a_null_dereference(regime, schedule, callback):
+    """reset_subordinate's bus reset calls reset_prepare/reset_done on a device that hotplug
+    added after the bus was locked, while nvme_probe (v6.12: drvdata set at its end) runs:
+    the kernel dereferences a NULL drvdata.  That is a uaf report, not a model error (the
+    model read a field of None, which stopped `check --all` on v6.12 and v7.2)."""
+    from pcilock.engine import decode, replay
+    from pcilock.scenarios.catalogue import resolve
+
+    load_all()
+    sc = load_scenario(resolve("reset-subordinate-vs-hotplug-insertion"))
+    run = replay(make_program(sc, parse_regime(regime)), decode(schedule), stop_on_violation=False)
+    uafs = [v.message for v in run.ex.violations if v.kind == "uaf"]
+    assert uafs == [f"BUG: NULL pointer dereference: {NVME} drvdata in {callback} (nvme_probe has not "
+                    "set it, or nvme_remove cleared it)"], [v.message for v in run.ex.violations]

@@ -46,7 +46,7 @@ per-device state, no lock of the model).
 
 from __future__ import annotations
 
-from pcilock._engine_imports import Shared, lock, read, spawn, trylock, unlock, write
+from pcilock._engine_imports import Shared, check, lock, read, spawn, trylock, unlock, write
 from pcilock.kernel._model import K, W, mirrors
 from pcilock.kernel.include.linux.pci import PciDriver
 
@@ -95,6 +95,21 @@ def pci_get_drvdata(pdev):
 
 def pci_set_drvdata(pdev, dev):
     yield write(drvdata(pdev), "data", dev, marked=True)
+
+
+def _ctrl_of(pdev, where):
+    """``pci_get_drvdata()`` in a callback that dereferences it (``&dev->ctrl``): NULL there (a
+    v6.12/v7.2 ``nvme_probe`` sets it only at its end; ``nvme_remove`` clears it) is the kernel's
+    NULL pointer dereference, reported as such; the task stops."""
+    dev = yield from pci_get_drvdata(pdev)
+    if dev is None:
+        yield from _null_drvdata(pdev, where)
+    return dev
+
+
+def _null_drvdata(pdev, where):
+    yield check(False, f"BUG: NULL pointer dereference: {pdev.bdf} drvdata in {where} "
+                "(nvme_probe has not set it, or nvme_remove cleared it)", kind="uaf", fatal=True)
 
 
 def _boot(pdev):
@@ -252,7 +267,7 @@ def nvme_probe(pdev):  # noqa: F811
 @mirrors("drivers/nvme/host/pci.c", note="flush reset_work, then nvme_dev_disable(shutdown)", v61=3325,
          v612=3388, v72=3889)
 def nvme_remove(pdev):
-    dev = yield from pci_get_drvdata(pdev)
+    dev = yield from _ctrl_of(pdev, "nvme_remove")
     yield from K.nvme_change_ctrl_state(dev, NVME_CTRL_DELETING)
     yield from pci_set_drvdata(pdev, None)
     # if (!pci_device_is_present(pdev)) { DEAD; nvme_dev_disable(dev, true); }: not modelled (docstring)
@@ -266,7 +281,7 @@ def nvme_remove(pdev):
 @mirrors("drivers/nvme/host/pci.c", note="nvme_disable_prepare_reset: wait for a reset in progress, disable",
          v61=3292, v612=3355, v72=3856)
 def nvme_reset_prepare(pdev):
-    dev = yield from pci_get_drvdata(pdev)
+    dev = yield from _ctrl_of(pdev, "nvme_reset_prepare")
     yield from K.nvme_disable_prepare_reset(dev, False)
     # nvme_sync_queues(&dev->ctrl)
 
@@ -274,7 +289,7 @@ def nvme_reset_prepare(pdev):
 @mirrors("drivers/nvme/host/pci.c", note="queue reset_work; flush it if queued", v61=3305, v612=3368,
          v72=3869)
 def nvme_reset_done(pdev):
-    dev = yield from pci_get_drvdata(pdev)
+    dev = yield from _ctrl_of(pdev, "nvme_reset_done")
     if not (yield from K.nvme_try_sched_reset(dev)):
         yield from flush_reset_work(dev)
 
@@ -286,6 +301,8 @@ def nvme_error_detected(pdev, state):
     dev = yield from pci_get_drvdata(pdev)
     if state == "normal":
         return PCI_ERS_RESULT_CAN_RECOVER
+    if dev is None:  # the frozen and perm_failure cases dev_warn(dev->ctrl.device, ...)
+        yield from _null_drvdata(pdev, "nvme_error_detected")
     if state == "frozen":
         yield from K.nvme_dev_disable(dev, False)
         return PCI_ERS_RESULT_NEED_RESET
@@ -298,6 +315,8 @@ def nvme_error_detected(pdev, state):  # noqa: F811
     dev = yield from pci_get_drvdata(pdev)
     if state == "normal":
         return PCI_ERS_RESULT_CAN_RECOVER
+    if dev is None:  # the frozen and perm_failure cases dev_warn(dev->ctrl.device, ...)
+        yield from _null_drvdata(pdev, "nvme_error_detected")
     if state == "frozen":
         if not (yield from K.nvme_change_ctrl_state(dev, NVME_CTRL_RESETTING)):
             yield from K.nvme_dev_disable(dev, True)
@@ -309,7 +328,7 @@ def nvme_error_detected(pdev, state):  # noqa: F811
 
 @mirrors("drivers/nvme/host/pci.c", note="6.1: nvme_reset_ctrl (queues reset_work)", v61=3503)
 def nvme_slot_reset(pdev):
-    dev = yield from pci_get_drvdata(pdev)
+    dev = yield from _ctrl_of(pdev, "nvme_slot_reset")
     # pci_restore_state(pdev)
     yield from K.nvme_reset_ctrl(dev)
     return PCI_ERS_RESULT_RECOVERED
@@ -318,7 +337,7 @@ def nvme_slot_reset(pdev):
 @mirrors("drivers/nvme/host/pci.c", note="6.12/7.2: nvme_try_sched_reset (queues reset_work if RESETTING)",
          v612=3573, v72=4074)
 def nvme_slot_reset(pdev):  # noqa: F811
-    dev = yield from pci_get_drvdata(pdev)
+    dev = yield from _ctrl_of(pdev, "nvme_slot_reset")
     # pci_restore_state(pdev)
     yield from K.nvme_try_sched_reset(dev)
     # on failure: nvme_unquiesce_io_queues (no lock)
@@ -327,7 +346,7 @@ def nvme_slot_reset(pdev):  # noqa: F811
 
 @mirrors("drivers/nvme/host/pci.c", note="flush_work(&dev->ctrl.reset_work)", v61=3513, v612=3584, v72=4085)
 def nvme_error_resume(pdev):
-    dev = yield from pci_get_drvdata(pdev)
+    dev = yield from _ctrl_of(pdev, "nvme_error_resume")
     yield from flush_reset_work(dev)
 
 
