@@ -275,3 +275,32 @@ def test_completion_wait_without_complete_is_no_edge():
         return Setup([ThreadSpec("A", a), ThreadSpec("B", b)], c)
     r = explore(Program(setup), stop_on_first=False)
     assert r.verdict == "race"  # the failed try-wait leaves the read concurrent
+
+
+def test_an_unbalanced_unlock_keeps_what_the_last_unlock_released():
+    """A writes under the lock; C unlocks the lock it does not hold (a warn); B then takes the
+    lock and reads.  B's read is ordered after A's write by A's unlock: the bad unlock must
+    not erase that edge (it used to overwrite the lock's clock: a false race)."""
+    def setup():
+        c = Counter()
+        m = Mutex("m")
+
+        def a():
+            yield O.lock(m)
+            yield O.write(c, "count", 1)
+            yield O.unlock(m)
+
+        def b():
+            yield O.lock(m)
+            yield O.read(c, "count")
+            yield O.unlock(m)
+
+        def bad():
+            yield O.unlock(m)
+        return Setup([ThreadSpec("A", a), ThreadSpec("B", b), ThreadSpec("C", bad)], c)
+    prog = Program(setup, name="bad-unlock-order")
+    run = replay(prog, decode("p1:0x3.2.1x3"), stop_on_violation=False)
+    kinds = [v.kind for v in run.ex.violations]
+    assert kinds == ["warn"], [v.message for v in run.ex.violations]
+    r = explore(prog, stop_on_first=False)
+    assert sorted({f.kind for f in r.found}) == ["warn"], [f.message for f in r.found]

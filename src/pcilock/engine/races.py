@@ -403,11 +403,6 @@ def _acq_try(C, t, op, value):
         _join(C, op[1]._clock)
 
 
-def _release_to(C, t, obj):
-    obj._clock = list(C)
-    C[t.tid] += 1
-
-
 def _release_join(C, t, obj):
     if obj._clock is None:
         obj._clock = list(C)
@@ -417,7 +412,10 @@ def _release_join(C, t, obj):
 
 
 def _unlock(C, t, op, value):
-    _release_to(C, t, op[1])
+    # A join, not a copy: the owner joined the lock's clock when it took the lock, so for a
+    # balanced unlock the two are the same; an unlock by a task that does not hold the lock
+    # (a "bad unlock balance" warn) must not erase what the last real unlock released.
+    _release_join(C, t, op[1])
 
 
 def _w_acq(C, t, op, value):
