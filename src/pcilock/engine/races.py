@@ -24,7 +24,9 @@ Happens-before
 Program order, plus the synchronisation edges (Lamport vector clocks, one
 entry per thread id; a thread's own entry is incremented after each release):
 
-* ``unlock(m)`` → the next ``lock(m)`` / successful ``trylock(m)``;
+* ``unlock(m)`` → the next ``lock(m)`` / successful ``trylock(m)`` (an unlock by a task
+  that does not hold *m*, a ``warn``, adds its own past and keeps what the last real
+  unlock released);
 * ``up_write(s)`` → every later acquisition of *s*; ``up_read(s)`` → every later
   *write* acquisition of *s* (readers do not synchronise with each other);
 * ``gate_leave(g)`` → the completion of a drain (``gate_close`` returning);
